@@ -1,0 +1,58 @@
+# rt: build, bundle, run, test, bench.
+# `make run` builds rt and runs a busybox container; `make test` runs the whole suite (as root).
+
+CARGO   ?= cargo
+RT      := target/release/rt
+RT_DEBUG := target/debug/rt
+BUNDLE  := bundles/busybox
+ROOTFS  := $(BUNDLE)/rootfs
+PREFIX  ?= /usr/local
+
+.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest
+
+all: build
+
+build:
+	$(CARGO) build --release -p runtime
+
+build-debug:
+	$(CARGO) build -p runtime
+
+$(ROOTFS)/bin/busybox: bundles/build-rootfs.sh
+	bundles/build-rootfs.sh $(ROOTFS)
+
+bundle: $(ROOTFS)/bin/busybox
+
+# Builds rt, makes the busybox bundle and runs a container that shows its hostname,
+# its pid 1 and its cgroup limits.
+run: build bundle
+	cd $(BUNDLE) && ../../$(RT) run rt-demo-$$$$
+
+# The whole suite: unit tests, real containers on this host, the cgroup v2 guest.
+test: lint test-unit test-host test-v2
+
+test-unit:
+	$(CARGO) test --workspace --lib --bins
+
+test-host: bundle build-debug
+	$(CARGO) test --workspace --test '*'
+
+guest:
+	tests/guest/prepare.sh
+
+test-v2: bundle build-debug guest
+	tests/guest/test-v2.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+install: build
+	install -D -m 0755 $(RT) $(DESTDIR)$(PREFIX)/bin/rt
+
+clean:
+	$(CARGO) clean
+	rm -rf $(ROOTFS)

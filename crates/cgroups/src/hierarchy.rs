@@ -1,0 +1,191 @@
+//! Where the cgroup hierarchies are mounted: parsed once from /proc/self/mountinfo in
+//! production, built over a temp dir in unit tests.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::error::{Error, Result};
+use crate::Mode;
+
+/// One mounted hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mount {
+    /// Where it is mounted, e.g. /sys/fs/cgroup/memory.
+    pub mountpoint: PathBuf,
+    /// The cgroup the mount shows as its root (mountinfo field 4), usually "/".
+    pub root: PathBuf,
+}
+
+impl Mount {
+    /// The directory of the cgroup `path` (relative to the hierarchy root) in this mount.
+    pub fn dir_for(&self, path: &Path) -> PathBuf {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        let mut dir = self.mountpoint.clone();
+        for c in rel.components() {
+            if let Component::Normal(n) = c {
+                dir.push(n);
+            }
+        }
+        dir
+    }
+}
+
+/// The hierarchies a cgroup lives in.
+#[derive(Debug, Clone)]
+pub(crate) enum Hierarchy {
+    /// cgroup v1 (legacy and hybrid): one mount per subsystem (comounted ones share a mount).
+    V1 {
+        mounts: BTreeMap<String, Mount>,
+        /// Unit-test fake tree: emulate the kernel creating files in new directories.
+        fake: bool,
+    },
+    /// cgroup v2: one mount.
+    V2 { mount: Mount, fake: bool },
+}
+
+impl Hierarchy {
+    /// The hierarchies of this machine (cached).
+    pub fn system() -> Result<&'static Hierarchy> {
+        static SYSTEM: OnceLock<std::result::Result<Hierarchy, String>> = OnceLock::new();
+        SYSTEM
+            .get_or_init(|| {
+                let text = std::fs::read_to_string("/proc/self/mountinfo")
+                    .map_err(|e| format!("read /proc/self/mountinfo: {e}"))?;
+                from_mountinfo(&text, crate::mode())
+            })
+            .as_ref()
+            .map_err(|e| Error::Mounts(e.clone()))
+    }
+}
+
+/// Undo mountinfo's octal escapes (\040 for space etc.).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            let oct = std::str::from_utf8(&b[i + 1..i + 4]).ok();
+            if let Some(v) = oct.and_then(|o| u8::from_str_radix(o, 8).ok()) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// cgroup v1 super options that are not controller names.
+const NOT_CONTROLLERS: &[&str] = &[
+    "rw",
+    "ro",
+    "xattr",
+    "noprefix",
+    "clone_children",
+    "cpuset_v2_mode",
+    "favordynmods",
+    "none",
+];
+
+/// Build the hierarchy for `mode` from the text of /proc/self/mountinfo.
+pub(crate) fn from_mountinfo(text: &str, mode: Mode) -> std::result::Result<Hierarchy, String> {
+    let mut v1: BTreeMap<String, Mount> = BTreeMap::new();
+    let mut v2: Option<Mount> = None;
+    for line in text.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 5 || post.len() < 3 {
+            continue;
+        }
+        let mount = Mount {
+            root: PathBuf::from(unescape(pre[3])),
+            mountpoint: PathBuf::from(unescape(pre[4])),
+        };
+        match post[0] {
+            "cgroup2" => {
+                if v2.is_none() {
+                    v2 = Some(mount);
+                }
+            }
+            "cgroup" => {
+                for opt in post[2].split(',') {
+                    if NOT_CONTROLLERS.contains(&opt) || opt.contains('=') {
+                        continue; // name=systemd, release_agent=... are not subsystems
+                    }
+                    v1.entry(opt.to_string()).or_insert_with(|| mount.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    match mode {
+        Mode::Unified => v2
+            .map(|mount| Hierarchy::V2 { mount, fake: false })
+            .ok_or_else(|| "no cgroup2 mount in /proc/self/mountinfo".to_string()),
+        Mode::Legacy | Mode::Hybrid => {
+            if v1.is_empty() {
+                Err("no cgroup v1 controller mounts in /proc/self/mountinfo".to_string())
+            } else {
+                Ok(Hierarchy::V1 {
+                    mounts: v1,
+                    fake: false,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset
+35 31 0:32 /docker/abc /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+42 31 0:39 / /mnt/with\\040space rw,relatime - cgroup cgroup rw,pids
+";
+
+    #[test]
+    fn parses_v1_mounts() {
+        let Ok(Hierarchy::V1 { mounts, .. }) = from_mountinfo(HYBRID, Mode::Hybrid) else {
+            panic!("expected v1");
+        };
+        assert_eq!(
+            mounts.keys().collect::<Vec<_>>(),
+            ["cpu", "cpuacct", "cpuset", "memory", "pids"]
+        );
+        assert_eq!(mounts["cpu"], mounts["cpuacct"]);
+        assert_eq!(
+            mounts["pids"].mountpoint,
+            PathBuf::from("/mnt/with space")
+        );
+        // A mount whose root is not "/" strips the root from cgroup paths.
+        assert_eq!(
+            mounts["memory"].dir_for(Path::new("/docker/abc/x")),
+            PathBuf::from("/sys/fs/cgroup/memory/x")
+        );
+        assert_eq!(
+            mounts["cpu"].dir_for(Path::new("/rt/a")),
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/rt/a")
+        );
+    }
+
+    #[test]
+    fn parses_v2_mount() {
+        let Ok(Hierarchy::V2 { mount, .. }) = from_mountinfo(HYBRID, Mode::Unified) else {
+            panic!("expected v2");
+        };
+        assert_eq!(mount.mountpoint, PathBuf::from("/sys/fs/cgroup/unified"));
+    }
+}

@@ -1,0 +1,345 @@
+//! Create, limit, freeze, measure and remove Linux control groups, on cgroup v1 (legacy and
+//! hybrid hierarchies) and v2, through one [`Cgroup`] type. The Rust idiom of Go's
+//! containerd/cgroups; knows nothing about containers.
+//!
+//! ```no_run
+//! use cgroups::{Cgroup, CgroupPath, Resources, Pids, Pid};
+//! let r = Resources { pids: Some(Pids { limit: 10 }), ..Default::default() };
+//! let cg = Cgroup::new(CgroupPath::static_path("/rt/example"), &r)?;
+//! cg.add(Pid(std::process::id() as i32))?;
+//! # Ok::<(), cgroups::Error>(())
+//! ```
+
+mod error;
+mod fs;
+mod hierarchy;
+mod path;
+mod resources;
+mod stats;
+mod v1;
+mod v2;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub use error::{Error, Result};
+pub use path::CgroupPath;
+pub use resources::{
+    BlockIo, Cpu, DeviceKind, DeviceRule, HugepageLimit, InterfacePriority, Memory, Network,
+    Pids, Rdma, Resources, ThrottleDevice, WeightDevice,
+};
+pub use stats::{
+    BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats,
+    PidsStats, Stats, Throttling,
+};
+
+use hierarchy::Hierarchy;
+
+/// How this machine's cgroups are mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// cgroup v1 only.
+    Legacy,
+    /// cgroup v1 controllers, plus a cgroup2 mount at /sys/fs/cgroup/unified (used by this
+    /// crate like Legacy: resources go to the v1 controllers).
+    Hybrid,
+    /// cgroup v2 only.
+    Unified,
+}
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+const CGROUP_UNIFIED: &str = "/sys/fs/cgroup/unified";
+
+fn is_cgroup2(path: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(path) else {
+        return false;
+    };
+    // SAFETY: c is a valid NUL-terminated string and buf a properly sized, writable statfs.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut buf) };
+    rc == 0 && buf.f_type as i64 == libc::CGROUP2_SUPER_MAGIC as i64
+}
+
+/// The cgroup mode of this machine (detected once).
+pub fn mode() -> Mode {
+    static MODE: OnceLock<Mode> = OnceLock::new();
+    *MODE.get_or_init(|| {
+        if is_cgroup2(CGROUP_ROOT) {
+            Mode::Unified
+        } else if is_cgroup2(CGROUP_UNIFIED) {
+            Mode::Hybrid
+        } else {
+            Mode::Legacy
+        }
+    })
+}
+
+/// A process (or thread) id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pid(pub i32);
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Whether listings include child cgroups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recursive {
+    Yes,
+    No,
+}
+
+/// Options for [`Cgroup::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatOptions {
+    /// Skip statistics files that do not exist instead of failing.
+    pub ignore_not_exist: bool,
+}
+
+/// Freezer state of a cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreezerState {
+    Thawed,
+    Frozen,
+    Freezing,
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    V1(v1::Manager),
+    V2(v2::Manager),
+}
+
+/// A cgroup, on v1 (a directory in each controller hierarchy) or v2 (one directory).
+#[derive(Debug, Clone)]
+pub struct Cgroup {
+    path: CgroupPath,
+    hierarchy: Hierarchy,
+    inner: Inner,
+}
+
+impl Cgroup {
+    /// Create the cgroup (every v1 controller hierarchy except named ones like name=systemd,
+    /// or the v2 directory) and apply `resources`. On any failure the directories created
+    /// are removed again and the error returned.
+    pub fn new(path: CgroupPath, resources: &Resources) -> Result<Cgroup> {
+        Self::new_in(Hierarchy::system()?, path, resources)
+    }
+
+    /// An existing cgroup; [`Error::NotFound`] if it exists in no hierarchy.
+    pub fn load(path: CgroupPath) -> Result<Cgroup> {
+        Self::load_in(Hierarchy::system()?, path)
+    }
+
+    pub(crate) fn new_in(h: &Hierarchy, path: CgroupPath, r: &Resources) -> Result<Cgroup> {
+        path.validate()?;
+        let inner = match h {
+            Hierarchy::V1 { mounts, fake } => {
+                Inner::V1(v1::Manager::create(mounts, &path, r, *fake)?)
+            }
+            Hierarchy::V2 { mount, fake } => {
+                Inner::V2(v2::Manager::create(mount, &path, r, *fake)?)
+            }
+        };
+        Ok(Cgroup {
+            path,
+            hierarchy: h.clone(),
+            inner,
+        })
+    }
+
+    pub(crate) fn load_in(h: &Hierarchy, path: CgroupPath) -> Result<Cgroup> {
+        path.validate()?;
+        let inner = match h {
+            Hierarchy::V1 { mounts, fake } => Inner::V1(v1::Manager::load(mounts, &path, *fake)?),
+            Hierarchy::V2 { mount, fake } => Inner::V2(v2::Manager::load(mount, &path, *fake)?),
+        };
+        Ok(Cgroup {
+            path,
+            hierarchy: h.clone(),
+            inner,
+        })
+    }
+
+    /// The cgroup's path relative to the hierarchy roots, e.g. "/rt/abc".
+    pub fn path(&self) -> &Path {
+        self.path.shown()
+    }
+
+    /// Move a process (all its threads) into the cgroup, in every hierarchy.
+    pub fn add(&self, pid: Pid) -> Result<()> {
+        match &self.inner {
+            Inner::V1(m) => m.add(pid),
+            Inner::V2(m) => m.add(pid),
+        }
+    }
+
+    /// Move one thread: v1 `tasks`, v2 `cgroup.threads` (threaded cgroups only).
+    pub fn add_task(&self, tid: Pid) -> Result<()> {
+        match &self.inner {
+            Inner::V1(m) => m.add_task(tid),
+            Inner::V2(m) => m.add_task(tid),
+        }
+    }
+
+    /// Apply new resource limits.
+    pub fn update(&self, resources: &Resources) -> Result<()> {
+        match &self.inner {
+            Inner::V1(m) => m.apply(resources),
+            Inner::V2(m) => m.apply(resources),
+        }
+    }
+
+    /// Processes in the cgroup (and its children with [`Recursive::Yes`]).
+    pub fn processes(&self, recursive: Recursive) -> Result<Vec<Pid>> {
+        match &self.inner {
+            Inner::V1(m) => m.processes(recursive),
+            Inner::V2(m) => m.processes(recursive),
+        }
+    }
+
+    /// Threads in the cgroup (and its children with [`Recursive::Yes`]).
+    pub fn tasks(&self, recursive: Recursive) -> Result<Vec<Pid>> {
+        match &self.inner {
+            Inner::V1(m) => m.tasks(recursive),
+            Inner::V2(m) => m.tasks(recursive),
+        }
+    }
+
+    /// Freeze every process; returns once the kernel reports the cgroup frozen (or an error
+    /// after ~2 s, leaving it thawed).
+    pub fn freeze(&self) -> Result<()> {
+        match &self.inner {
+            Inner::V1(m) => m.freeze(),
+            Inner::V2(m) => m.freeze(),
+        }
+    }
+
+    /// Thaw the cgroup.
+    pub fn thaw(&self) -> Result<()> {
+        match &self.inner {
+            Inner::V1(m) => m.thaw(),
+            Inner::V2(m) => m.thaw(),
+        }
+    }
+
+    /// Current freezer state.
+    pub fn state(&self) -> Result<FreezerState> {
+        match &self.inner {
+            Inner::V1(m) => m.state(),
+            Inner::V2(m) => m.state(),
+        }
+    }
+
+    /// SIGKILL every process in the cgroup and its children and wait until none is left.
+    pub fn kill(&self) -> Result<()> {
+        match &self.inner {
+            Inner::V1(m) => m.kill(),
+            Inner::V2(m) => m.kill(),
+        }
+    }
+
+    /// Remove the cgroup and its children (deepest first) in every hierarchy. Directories
+    /// already gone are fine; EBUSY is retried briefly.
+    pub fn delete(&self) -> Result<()> {
+        match &self.inner {
+            Inner::V1(m) => m.delete(),
+            Inner::V2(m) => m.delete(),
+        }
+    }
+
+    /// Create the child cgroup `name` (one or more path components) with `resources`.
+    pub fn child(&self, name: &str, resources: &Resources) -> Result<Cgroup> {
+        let path = self.path.join(name)?;
+        Self::new_in(&self.hierarchy, path, resources)
+    }
+
+    /// Move every process of this cgroup (not of its children) to `destination`.
+    pub fn move_to(&self, destination: &Cgroup) -> Result<()> {
+        // Processes can fork while being moved: repeat a few times.
+        for _ in 0..5 {
+            let pids = self.processes(Recursive::No)?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            for pid in pids {
+                match destination.add(pid) {
+                    Ok(()) => {}
+                    // Exited meanwhile.
+                    Err(Error::Write { source, .. })
+                        if source.raw_os_error() == Some(libc::ESRCH) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Usage statistics.
+    pub fn stats(&self, opts: StatOptions) -> Result<Stats> {
+        match &self.inner {
+            Inner::V1(m) => m.stats(opts),
+            Inner::V2(m) => m.stats(opts),
+        }
+    }
+}
+
+/// SIGKILL one process; one that is already gone is fine.
+pub(crate) fn sigkill(pid: Pid) -> Result<()> {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid.0, libc::SIGKILL) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::ESRCH) {
+        return Ok(());
+    }
+    Err(Error::Kill {
+        pid: pid.0,
+        source: err,
+    })
+}
+
+/// Rounds of freeze/kill/thaw before kill() gives up.
+const KILL_ROUNDS: u32 = 10;
+
+/// Kill by signals: freeze so nothing forks away between listing and killing, SIGKILL all,
+/// thaw so the signals are delivered, wait a moment for them to leave; repeat until empty.
+pub(crate) fn kill_rounds(
+    dir: &Path,
+    can_freeze: bool,
+    list: impl Fn() -> Result<Vec<Pid>>,
+    freeze: impl Fn() -> Result<()>,
+    thaw: impl Fn() -> Result<()>,
+) -> Result<()> {
+    for _ in 0..KILL_ROUNDS {
+        if list()?.is_empty() {
+            return Ok(());
+        }
+        // A failed freeze (timeout) still lets us try to kill.
+        let frozen = can_freeze && freeze().is_ok();
+        let killed = list().and_then(|pids| pids.into_iter().try_for_each(sigkill));
+        if frozen {
+            thaw()?;
+        }
+        killed?;
+        fs::poll(Duration::from_millis(200), || Ok(list()?.is_empty()))?;
+    }
+    let left = list()?;
+    if left.is_empty() {
+        return Ok(());
+    }
+    Err(Error::KillIncomplete {
+        path: dir.to_path_buf(),
+        rounds: KILL_ROUNDS,
+        pids: left.into_iter().map(|p| p.0).collect(),
+    })
+}

@@ -1,0 +1,237 @@
+//! v1 against fake trees: exact file contents.
+
+use crate::resources::*;
+use crate::testutil::{fake_v1, TempDir};
+use crate::{Cgroup, CgroupPath, Error, FreezerState, Pid, Recursive, StatOptions};
+
+fn res() -> Resources {
+    Resources {
+        cpu: Some(Cpu {
+            shares: Some(512),
+            quota: Some(50_000),
+            period: Some(100_000),
+            ..Default::default()
+        }),
+        memory: Some(Memory {
+            limit: Some(64 << 20),
+            swap: Some(128 << 20),
+            reservation: Some(32 << 20),
+            ..Default::default()
+        }),
+        pids: Some(Pids { limit: 42 }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn create_writes_limits() {
+    let t = TempDir::new();
+    let h = fake_v1(&t, false);
+    let cg = Cgroup::new_in(&h, CgroupPath::static_path("/rt/a"), &res()).unwrap();
+    assert_eq!(cg.path(), std::path::Path::new("/rt/a"));
+    assert_eq!(t.read("cpu/rt/a/cpu.shares"), "512");
+    assert_eq!(t.read("cpu/rt/a/cpu.cfs_quota_us"), "50000");
+    assert_eq!(t.read("cpu/rt/a/cpu.cfs_period_us"), "100000");
+    assert_eq!(t.read("memory/rt/a/memory.limit_in_bytes"), "67108864");
+    assert_eq!(t.read("memory/rt/a/memory.memsw.limit_in_bytes"), "134217728");
+    assert_eq!(t.read("memory/rt/a/memory.soft_limit_in_bytes"), "33554432");
+    assert_eq!(t.read("pids/rt/a/pids.max"), "42");
+    // Untouched values keep the (emulated) kernel defaults.
+    assert_eq!(t.read("memory/rt/a/memory.swappiness"), "60\n");
+    for s in ["cpuacct", "cpuset", "devices", "freezer", "blkio"] {
+        assert!(t.path().join(s).join("rt/a").is_dir(), "{s}");
+    }
+}
+
+#[test]
+fn pids_unlimited_is_max() {
+    let t = TempDir::new();
+    let h = fake_v1(&t, false);
+    for (limit, want) in [(-1, "max"), (0, "max"), (5, "5")] {
+        let r = Resources {
+            pids: Some(Pids { limit }),
+            ..Default::default()
+        };
+        let cg = Cgroup::new_in(&h, CgroupPath::static_path("/p"), &r).unwrap();
+        assert_eq!(t.read("pids/p/pids.max"), want);
+        cg.delete().unwrap();
+    }
+}
+
+#[test]
+fn cpuset_is_copied_down_each_level() {
+    let t = TempDir::new();
+    let h = fake_v1(&t, false);
+    let r = Resources {
+        cpu: Some(Cpu {
+            cpus: Some("1".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Cgroup::new_in(&h, CgroupPath::static_path("/a/b/c"), &r).unwrap();
+    assert_eq!(t.read("cpuset/a/cpuset.cpus"), "0-1");
+    assert_eq!(t.read("cpuset/a/cpuset.mems"), "0");
+    assert_eq!(t.read("cpuset/a/b/cpuset.cpus"), "0-1");
+    assert_eq!(t.read("cpuset/a/b/c/cpuset.cpus"), "1");
+    assert_eq!(t.read("cpuset/a/b/c/cpuset.mems"), "0");
+}
+
+#[test]
+fn comounted_cpu_cpuacct_share_one_dir() {
+    let t = TempDir::new();
+    let h = fake_v1(&t, true);
+    let cg = Cgroup::new_in(&h, CgroupPath::static_path("/x"), &res()).unwrap();
+    assert_eq!(t.read("cpu,cpuacct/x/cpu.cfs_quota_us"), "50000");
+    cg.add(Pid(1234)).unwrap();
+    assert_eq!(t.read("cpu,cpuacct/x/cgroup.procs"), "1234");
+    assert_eq!(t.read("memory/x/cgroup.procs"), "1234");
+    assert_eq!(t.read("freezer/x/cgroup.procs"), "1234");
+    cg.add_task(Pid(99)).unwrap();
+    assert_eq!(t.read("pids/x/tasks"), "99");
+    cg.delete().unwrap();
+    assert!(!t.path().join("cpu,cpuacct/x").exists());
+}
+
+#[test]
+fn failure_removes_created_dirs_only() {
+    let t = TempDir::new();
+    let h = fake_v1(&t, false);
+    Cgroup::new_in(&h, CgroupPath::static_path("/keep"), &Resources::default()).unwrap();
+    let r = Resources {
+        block_io: Some(BlockIo {
+            weight_device: vec![WeightDevice {
+                major: 8,
+                minor: 0,
+                weight: Some(300),
+                leaf_weight: None,
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let err = Cgroup::new_in(&h, CgroupPath::static_path("/keep/new/x"), &r).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("blkio.bfq.weight_device") && msg.contains("8:0 300"),
+        "{msg}"
+    );
+    for s in ["cpu", "memory", "pids", "blkio", "cpuset"] {
+        assert!(t.path().join(s).join("keep").is_dir(), "{s}");
+        assert!(!t.path().join(s).join("keep/new").exists(), "{s}");
+    }
+}
+
+#[test]
+fn missing_controller_and_unified_are_errors_before_creating() {
+    let t = TempDir::new();
+    let h = fake_v1(&t, false);
+    let r = Resources {
+        hugepage_limits: vec![HugepageLimit {
+            page_size: "2MB".into(),
+            limit: 1 << 21,
+        }],
+        ..Default::default()
+    };
+    let err = Cgroup::new_in(&h, CgroupPath::static_path("/h"), &r).unwrap_err();
+    assert!(matches!(err, Error::ControllerMissing { .. }), "{err}");
+    let mut r = Resources::default();
+    r.unified.insert("memory.high".into(), "1".into());
+    let err = Cgroup::new_in(&h, CgroupPath::static_path("/h"), &r).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    assert!(!t.path().join("memory/h").exists());
+}
+
+#[test]
+fn devices_rules_in_order() {
+    let t = TempDir::new();
+    let h = fake_v1(&t, false);
+    let r = Resources {
+        devices: vec![
+            DeviceRule {
+                allow: false,
+                access: "rwm".into(),
+                ..Default::default()
+            },
+            DeviceRule {
+                allow: true,
+                kind: DeviceKind::Char,
+                major: Some(1),
+                minor: Some(3),
+                access: "rwm".into(),
+            },
+        ],
+        ..Default::default()
+    };
+    Cgroup::new_in(&h, CgroupPath::static_path("/d"), &r).unwrap();
+    assert_eq!(t.read("devices/d/devices.deny"), "a *:* rwm");
+    assert_eq!(t.read("devices/d/devices.allow"), "c 1:3 rwm");
+}
+
+#[test]
+fn update_load_child_freeze_processes_stats() {
+    let t = TempDir::new();
+    let h = fake_v1(&t, false);
+    let cg = Cgroup::new_in(&h, CgroupPath::static_path("/u"), &Resources::default()).unwrap();
+    cg.update(&res()).unwrap();
+    assert_eq!(t.read("cpu/u/cpu.cfs_quota_us"), "50000");
+
+    let loaded = Cgroup::load_in(&h, CgroupPath::static_path("/u")).unwrap();
+    let kid = loaded.child("kid", &Resources::default()).unwrap();
+    assert_eq!(kid.path(), std::path::Path::new("/u/kid"));
+    assert_eq!(t.read("cpuset/u/kid/cpuset.cpus"), "0-1");
+
+    std::fs::write(t.path().join("freezer/u/cgroup.procs"), "10\n11\n").unwrap();
+    std::fs::write(t.path().join("freezer/u/kid/cgroup.procs"), "12\n").unwrap();
+    assert_eq!(cg.processes(Recursive::No).unwrap(), [Pid(10), Pid(11)]);
+    assert_eq!(
+        cg.processes(Recursive::Yes).unwrap(),
+        [Pid(10), Pid(11), Pid(12)]
+    );
+
+    cg.freeze().unwrap();
+    assert_eq!(t.read("freezer/u/freezer.state"), "FROZEN");
+    assert_eq!(cg.state().unwrap(), FreezerState::Frozen);
+    cg.thaw().unwrap();
+    assert_eq!(cg.state().unwrap(), FreezerState::Thawed);
+
+    let s = cg.stats(StatOptions::default()).unwrap();
+    assert_eq!(s.cpu.usage.total, 1000);
+    assert_eq!(s.cpu.usage.percpu, [600, 400]);
+    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    assert_eq!(s.cpu.usage.user, 10 * 1_000_000_000 / tck);
+    assert_eq!(s.cpu.usage.kernel, 5 * 1_000_000_000 / tck);
+    assert_eq!(s.cpu.throttling.periods, 7);
+    assert_eq!(s.cpu.throttling.throttled_periods, 2);
+    assert_eq!(s.cpu.throttling.throttled_time, 300);
+    assert_eq!(s.memory.usage.limit, 67108864);
+    assert_eq!(s.memory.usage.usage, 4096);
+    assert_eq!(s.memory.usage.max, 8192);
+    assert_eq!(s.memory.usage.failcnt, 3);
+    assert_eq!(s.memory.swap.usage, 5000);
+    assert_eq!(s.memory.cache, 10);
+    assert_eq!(s.memory.raw["rss"], 20);
+    assert_eq!(s.pids.current, 2);
+    assert_eq!(s.pids.limit, 42);
+    assert_eq!(s.blkio.io_service_bytes_recursive.len(), 2);
+    assert_eq!(s.blkio.io_service_bytes_recursive[1].op, "Write");
+    assert_eq!(s.blkio.io_service_bytes_recursive[1].value, 200);
+
+    cg.delete().unwrap();
+    for s in ["cpu", "memory", "pids", "freezer", "cpuset"] {
+        assert!(!t.path().join(s).join("u").exists(), "{s}");
+    }
+    let err = Cgroup::load_in(&h, CgroupPath::static_path("/u")).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+#[test]
+fn invalid_paths_are_rejected() {
+    let t = TempDir::new();
+    let h = fake_v1(&t, false);
+    let r = Resources::default();
+    assert!(Cgroup::new_in(&h, CgroupPath::static_path("/a/../../x"), &r).is_err());
+    let cg = Cgroup::new_in(&h, CgroupPath::static_path("/a"), &r).unwrap();
+    assert!(cg.child("..", &r).is_err());
+    assert!(cg.child("/abs", &r).is_err());
+}

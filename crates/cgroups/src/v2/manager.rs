@@ -1,0 +1,272 @@
+//! The v2 cgroup: one directory and a generic writer of (file, value) pairs.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::files::*;
+use super::{cpu, cpuset, freezer, hugetlb, io, memory, pids};
+use crate::error::{Error, Result};
+use crate::hierarchy::Mount;
+use crate::path::CgroupPath;
+use crate::resources::Resources;
+use crate::stats::Stats;
+use crate::{fs, FreezerState, Pid, Recursive, StatOptions};
+
+/// One file to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Setting {
+    pub file: String,
+    pub value: String,
+    /// A missing file means "already so" (e.g. memory.swap.max "max" without swap).
+    pub skip_if_missing: bool,
+}
+
+impl Setting {
+    pub fn new(file: &str, value: String) -> Setting {
+        Setting {
+            file: file.to_string(),
+            value,
+            skip_if_missing: false,
+        }
+    }
+
+    /// The controller that owns the file ("memory" for memory.max); `None` for cgroup.*.
+    fn controller(&self) -> Option<&str> {
+        let c = self.file.split('.').next()?;
+        (c != "cgroup").then_some(c)
+    }
+}
+
+/// Turn resources into the files to write, in order. `bfq`: the cgroup has io.bfq.weight.
+/// Device rules are not applied here: v2 controls devices with an eBPF program (a later phase).
+pub(crate) fn settings(r: &Resources, bfq: bool) -> Result<Vec<Setting>> {
+    let mut out = Vec::new();
+    cpu::settings(r, &mut out)?;
+    cpuset::settings(r, &mut out)?;
+    memory::settings(r, &mut out)?;
+    pids::settings(r, &mut out)?;
+    io::settings(r, bfq, &mut out)?;
+    hugetlb::settings(r, &mut out)?;
+    if let Some(n) = &r.network {
+        if n.class_id.is_some() || !n.priorities.is_empty() {
+            return Err(Error::Unsupported {
+                what: "network classID/priorities (net_cls, net_prio)",
+                version: "v2",
+            });
+        }
+    }
+    for line in r.rdma.iter().filter_map(crate::v1::rdma::rdma_line) {
+        out.push(Setting::new(RDMA_MAX, line));
+    }
+    for (k, v) in &r.unified {
+        if k.is_empty() || k.contains('/') || k.starts_with('.') {
+            return Err(Error::InvalidValue {
+                field: "unified",
+                value: k.clone(),
+                reason: "not a cgroup file name",
+            });
+        }
+        out.push(Setting::new(k, v.clone()));
+    }
+    Ok(out)
+}
+
+/// A cgroup v2 directory.
+#[derive(Debug, Clone)]
+pub(crate) struct Manager {
+    mount: PathBuf,
+    dir: PathBuf,
+    fake: bool,
+}
+
+fn words(path: &Path) -> Result<BTreeSet<String>> {
+    Ok(fs::read(path)?
+        .split_whitespace()
+        .map(|w| w.trim_start_matches(['+', '-']).to_string())
+        .collect())
+}
+
+/// Enable in `parent`'s subtree_control every controller it has that is not yet enabled
+/// (as runc does, so stats work); failures matter only for the controllers in `needed`.
+fn enable_controllers(parent: &Path, needed: &BTreeSet<String>) -> Result<()> {
+    let available = words(&parent.join(CGROUP_CONTROLLERS))?;
+    if let Some(missing) = needed.iter().find(|c| !available.contains(*c)) {
+        return Err(Error::ControllerMissing {
+            controller: format!("{missing} (not in {})", parent.join(CGROUP_CONTROLLERS).display()),
+            needed_by: "resources",
+        });
+    }
+    let enabled = words(&parent.join(CGROUP_SUBTREE_CONTROL))?;
+    let missing: Vec<&String> = available.difference(&enabled).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let file = parent.join(CGROUP_SUBTREE_CONTROL);
+    let all: Vec<String> = missing.iter().map(|c| format!("+{c}")).collect();
+    // One write enables all (the kernel applies it all or nothing); if that fails, one by
+    // one, and only the needed controllers must succeed.
+    if fs::write(&file, &all.join(" ")).is_ok() {
+        return Ok(());
+    }
+    for c in missing {
+        if let Err(e) = fs::write(&file, &format!("+{c}")) {
+            if needed.contains(c) {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Manager {
+    /// Create the directory (and missing parents), enabling controllers on the way down,
+    /// then apply `r`; on any error remove what was created.
+    pub fn create(mount: &Mount, path: &CgroupPath, r: &Resources, fake: bool) -> Result<Manager> {
+        // Conversion errors come before anything is created.
+        let pre = settings(r, false)?;
+        let needed: BTreeSet<String> = pre
+            .iter()
+            .filter_map(|s| s.controller().map(str::to_string))
+            .collect();
+        let m = Manager {
+            mount: mount.mountpoint.clone(),
+            dir: mount.dir_for(path.unified()),
+            fake,
+        };
+        let mut created = Vec::new();
+        let res = m.create_inner(r, &needed, &mut created);
+        if let Err(e) = res {
+            for dir in created.iter().rev() {
+                let _ = fs::remove_dir(dir, fake);
+            }
+            return Err(e);
+        }
+        Ok(m)
+    }
+
+    fn create_inner(
+        &self,
+        r: &Resources,
+        needed: &BTreeSet<String>,
+        created: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        let rel = self
+            .dir
+            .strip_prefix(&self.mount)
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        let mut cur = self.mount.clone();
+        for comp in rel.components() {
+            enable_controllers(&cur, needed)?;
+            let next = cur.join(comp);
+            fs::create_levels(&cur, &next, created, self.fake)?;
+            cur = next;
+        }
+        self.apply(r)
+    }
+
+    pub fn load(mount: &Mount, path: &CgroupPath, fake: bool) -> Result<Manager> {
+        let dir = mount.dir_for(path.unified());
+        if !dir.is_dir() {
+            return Err(Error::NotFound {
+                path: path.shown().to_path_buf(),
+            });
+        }
+        Ok(Manager {
+            mount: mount.mountpoint.clone(),
+            dir,
+            fake,
+        })
+    }
+
+    pub fn apply(&self, r: &Resources) -> Result<()> {
+        let bfq = self.dir.join(IO_BFQ_WEIGHT).exists();
+        for s in settings(r, bfq)? {
+            let path = self.dir.join(&s.file);
+            if s.skip_if_missing {
+                fs::write_if_exists(&path, &s.value)?;
+            } else {
+                fs::write(&path, &s.value)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn add(&self, pid: Pid) -> Result<()> {
+        fs::write_pid(&self.dir.join(CGROUP_PROCS), pid.0)
+    }
+
+    pub fn add_task(&self, tid: Pid) -> Result<()> {
+        fs::write_pid(&self.dir.join(CGROUP_THREADS), tid.0)
+    }
+
+    fn list(&self, file: &str, recursive: Recursive) -> Result<Vec<Pid>> {
+        let mut dirs = vec![self.dir.clone()];
+        if recursive == Recursive::Yes {
+            dirs.extend(fs::subdirs(&self.dir)?);
+        }
+        let mut out = Vec::new();
+        for d in dirs {
+            match fs::read_pids(&d.join(file)) {
+                Ok(p) => out.extend(p.into_iter().map(Pid)),
+                Err(e) if e.is_not_found() && d != self.dir => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn processes(&self, recursive: Recursive) -> Result<Vec<Pid>> {
+        self.list(CGROUP_PROCS, recursive)
+    }
+
+    pub fn tasks(&self, recursive: Recursive) -> Result<Vec<Pid>> {
+        self.list(CGROUP_THREADS, recursive)
+    }
+
+    pub fn freeze(&self) -> Result<()> {
+        freezer::set(&self.dir, true)
+    }
+
+    pub fn thaw(&self) -> Result<()> {
+        freezer::set(&self.dir, false)
+    }
+
+    pub fn state(&self) -> Result<FreezerState> {
+        freezer::state(&self.dir)
+    }
+
+    /// cgroup.kill (Linux >= 5.14), else freeze/SIGKILL/thaw rounds; then wait until empty.
+    pub fn kill(&self) -> Result<()> {
+        if fs::write_if_exists(&self.dir.join(CGROUP_KILL), "1")? {
+            let empty = fs::poll(Duration::from_secs(2), || {
+                Ok(self.processes(Recursive::Yes)?.is_empty())
+            })?;
+            if empty {
+                return Ok(());
+            }
+        }
+        crate::kill_rounds(
+            &self.dir,
+            true,
+            || self.processes(Recursive::Yes),
+            || self.freeze(),
+            || self.thaw(),
+        )
+    }
+
+    pub fn delete(&self) -> Result<()> {
+        fs::remove_tree(&self.dir, self.fake)
+    }
+
+    pub fn stats(&self, opts: StatOptions) -> Result<Stats> {
+        let mut stats = Stats::default();
+        cpu::stat(&self.dir, opts, &mut stats)?;
+        memory::stat(&self.dir, opts, &mut stats)?;
+        pids::stat(&self.dir, opts, &mut stats)?;
+        io::stat(&self.dir, opts, &mut stats)?;
+        hugetlb::stat(&self.dir, &mut stats)?;
+        Ok(stats)
+    }
+}

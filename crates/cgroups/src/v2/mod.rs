@@ -1,0 +1,15 @@
+//! cgroup v2: one directory; Resources become (file, value) pairs written by one writer.
+
+mod cpu;
+mod cpuset;
+pub(crate) mod files;
+mod freezer;
+mod hugetlb;
+mod io;
+mod manager;
+mod memory;
+mod pids;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use manager::Manager;

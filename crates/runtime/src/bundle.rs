@@ -1,0 +1,172 @@
+//! An OCI bundle: `config.json` loaded with oci-spec and validated, and its resolved rootfs.
+//! Every error names the file and the field (and line/column for syntax errors).
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, Context};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+pub const CONFIG_FILE: &str = "config.json";
+
+pub struct Bundle {
+    /// Absolute path of the bundle directory.
+    pub dir: PathBuf,
+    pub spec: Spec,
+    /// Absolute path of the root filesystem.
+    pub rootfs: PathBuf,
+}
+
+impl Bundle {
+    /// Loads `DIR/config.json` and validates what rt relies on.
+    pub fn load(dir: &Path) -> anyhow::Result<Bundle> {
+        let dir = fs::canonicalize(dir).with_context(|| format!("bundle {}", dir.display()))?;
+        let config = dir.join(CONFIG_FILE);
+        let data = fs::read(&config).with_context(|| format!("{}", config.display()))?;
+        let spec: Spec = serde_json::from_slice(&data)
+            .with_context(|| format!("{}: invalid config", config.display()))?;
+        let rootfs = validate(&spec, &dir).with_context(|| format!("{}", config.display()))?;
+        Ok(Bundle { dir, spec, rootfs })
+    }
+
+    pub fn namespaces(&self) -> &[oci_spec::runtime::LinuxNamespace] {
+        self.spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_deref())
+            .unwrap_or(&[])
+    }
+
+    pub fn has_namespace(&self, typ: LinuxNamespaceType) -> bool {
+        self.namespaces().iter().any(|ns| ns.typ() == typ)
+    }
+}
+
+fn is_absolute_clean(path: &Path) -> bool {
+    path.is_absolute() && !path.components().any(|c| c == Component::ParentDir)
+}
+
+/// Checks the spec and returns the absolute rootfs path.
+fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
+    let Some(root) = spec.root() else {
+        bail!("root: missing");
+    };
+    let rootfs = dir.join(root.path());
+    let meta = fs::metadata(&rootfs)
+        .with_context(|| format!("root.path {}", rootfs.display()))?;
+    if !meta.is_dir() {
+        bail!("root.path {}: not a directory", rootfs.display());
+    }
+    let rootfs = fs::canonicalize(&rootfs).with_context(|| format!("root.path {}", rootfs.display()))?;
+
+    let Some(process) = spec.process() else {
+        bail!("process: missing");
+    };
+    match process.args() {
+        Some(args) if !args.is_empty() && !args[0].is_empty() => {}
+        _ => bail!("process.args: must name the program to run"),
+    }
+    if !process.cwd().is_absolute() {
+        bail!("process.cwd {:?}: must be an absolute path", process.cwd());
+    }
+    if let Some(env) = process.env() {
+        for (i, var) in env.iter().enumerate() {
+            if !var.contains('=') || var.starts_with('=') {
+                bail!("process.env[{i}] {var:?}: must be NAME=VALUE");
+            }
+        }
+    }
+    if process.terminal() == Some(true) {
+        bail!("process.terminal: terminals are not supported yet");
+    }
+
+    for (i, mount) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
+        if !is_absolute_clean(mount.destination()) {
+            bail!(
+                "mounts[{i}].destination {:?}: must be an absolute path without \"..\"",
+                mount.destination()
+            );
+        }
+    }
+
+    let Some(linux) = spec.linux() else {
+        bail!("linux: missing (rt runs Linux containers)");
+    };
+    let mut seen = HashSet::new();
+    for (i, ns) in linux.namespaces().as_deref().unwrap_or(&[]).iter().enumerate() {
+        if !seen.insert(ns.typ()) {
+            bail!("linux.namespaces[{i}]: duplicate namespace type {:?}", ns.typ().to_string());
+        }
+        match ns.typ() {
+            LinuxNamespaceType::User => {
+                bail!("linux.namespaces[{i}]: user namespaces are not supported yet")
+            }
+            LinuxNamespaceType::Time => {
+                bail!("linux.namespaces[{i}]: time namespaces are not supported yet")
+            }
+            _ => {}
+        }
+        if let Some(path) = ns.path() {
+            if !path.is_absolute() {
+                bail!("linux.namespaces[{i}].path {path:?}: must be an absolute path");
+            }
+            if ns.typ() == LinuxNamespaceType::Cgroup {
+                // Allowed: joined after the init is placed in its cgroup.
+            }
+        }
+    }
+    let has_new = |t| seen.contains(&t);
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+        && !has_new(LinuxNamespaceType::Uts)
+    {
+        bail!("hostname: setting a hostname needs a uts namespace in linux.namespaces");
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
+        && !has_new(LinuxNamespaceType::Uts)
+    {
+        bail!("domainname: setting a domainname needs a uts namespace in linux.namespaces");
+    }
+    if !has_new(LinuxNamespaceType::Mount) {
+        bail!("linux.namespaces: a mount namespace is required");
+    }
+    if let Some(prop) = linux.rootfs_propagation() {
+        if !["", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"]
+            .contains(&prop.as_str())
+        {
+            bail!("linux.rootfsPropagation {prop:?}: unknown propagation mode");
+        }
+    }
+    for (i, dev) in linux.devices().as_deref().unwrap_or(&[]).iter().enumerate() {
+        let path = dev.path();
+        if !is_absolute_clean(path) || !path.starts_with("/dev/") {
+            bail!("linux.devices[{i}].path {path:?}: must be an absolute path under /dev");
+        }
+    }
+    for (field, paths) in [
+        ("linux.maskedPaths", linux.masked_paths()),
+        ("linux.readonlyPaths", linux.readonly_paths()),
+    ] {
+        for (i, p) in paths.as_deref().unwrap_or(&[]).iter().enumerate() {
+            if !is_absolute_clean(Path::new(p)) {
+                bail!("{field}[{i}] {p:?}: must be an absolute path without \"..\"");
+            }
+        }
+    }
+    if let Some(sysctl) = linux.sysctl() {
+        for key in sysctl.keys() {
+            if key.is_empty() || key.contains("..") || key.starts_with('/') || key.contains('/') && key.contains('.') {
+                bail!("linux.sysctl {key:?}: not a valid sysctl name");
+            }
+        }
+    }
+    if linux.seccomp().is_some() {
+        bail!("linux.seccomp: seccomp profiles are not supported yet");
+    }
+    if let Some(path) = linux.cgroups_path() {
+        if path.components().any(|c| c == Component::ParentDir) {
+            bail!("linux.cgroupsPath {path:?}: must not contain \"..\"");
+        }
+    }
+    Ok(rootfs)
+}

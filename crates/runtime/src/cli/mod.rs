@@ -1,0 +1,115 @@
+//! The command line: runc-compatible flags, one file per subcommand.
+//!
+//! Subcommand files parse and print; `container/` decides what happens.
+
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::logging::{self, LogFormat};
+
+/// Default state directory, as runc's /run/runc.
+pub const DEFAULT_ROOT: &str = "/run/rt";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rt",
+    version,
+    about = "rt: a low-level OCI container runtime",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Directory for container state (tmpfs recommended).
+    #[arg(long, global = true, default_value = DEFAULT_ROOT, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Also write log messages to FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Format of the log file.
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log debug messages.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (not supported yet).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for compatibility with crun's callers; only "cgroupfs" is supported.
+    #[arg(long = "cgroup-manager", global = true, value_enum, hide = true)]
+    pub cgroup_manager: Option<CgroupManager>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CgroupManager {
+    Cgroupfs,
+    Systemd,
+    Disabled,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container from a bundle; its process waits for `start`.
+    Create(create::Args),
+    /// Start the user process of a created container.
+    Start(start::Args),
+    /// Print the OCI state of a container as JSON.
+    State(state::Args),
+    /// Send a signal to the container's init process (or all its processes).
+    Kill(kill::Args),
+    /// Delete a stopped container and everything rt made for it.
+    Delete(delete::Args),
+    /// Create, start and wait for a container; delete it afterwards unless --detach.
+    Run(run::Args),
+    /// List the containers under --root.
+    List(list::Args),
+    /// Write a default config.json into a bundle directory.
+    Spec(spec::Args),
+    /// Print the features this runtime supports (runtime-spec features.json).
+    Features,
+}
+
+impl Cli {
+    /// Parses argv; usage errors exit with status 1 (as runc), `--help`/`--version` with 0.
+    pub fn parse_from_env() -> Cli {
+        match Cli::try_parse() {
+            Ok(cli) => cli,
+            Err(err) => {
+                let code = if err.use_stderr() { 1 } else { 0 };
+                let _ = err.print();
+                std::process::exit(code);
+            }
+        }
+    }
+}
+
+/// Runs the chosen subcommand and returns the process exit status.
+pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    logging::init(cli.log.as_deref(), cli.log_format, cli.debug)?;
+    if cli.systemd_cgroup || cli.cgroup_manager == Some(CgroupManager::Systemd) {
+        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs");
+    }
+    let root = &cli.root;
+    match &cli.command {
+        Command::Create(args) => create::run(root, args).map(|()| 0),
+        Command::Start(args) => start::run(root, args).map(|()| 0),
+        Command::State(args) => state::run(root, args).map(|()| 0),
+        Command::Kill(args) => kill::run(root, args).map(|()| 0),
+        Command::Delete(args) => delete::run(root, args).map(|()| 0),
+        Command::Run(args) => run::run(root, args),
+        Command::List(args) => list::run(root, args).map(|()| 0),
+        Command::Spec(args) => spec::run(args).map(|()| 0),
+        Command::Features => features::run().map(|()| 0),
+    }
+}

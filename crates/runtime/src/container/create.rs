@@ -1,0 +1,150 @@
+//! `create`: state dir, bundle, cgroup with limits, the init forked and set up, state saved.
+//! On any error everything made so far is undone: no state dir, cgroup or process is left.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use cgroups::{Cgroup, Pid, Resources};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::{cgroup_path_for, proc, Container};
+use crate::bundle::Bundle;
+use crate::init::{self, CgroupSources, InitConfig};
+use crate::logging;
+use crate::state::{ContainerDir, State, Store};
+
+pub struct CreateOptions<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// What a failed create must undo, in reverse order.
+struct Undo {
+    dir: Option<ContainerDir>,
+    cgroup: Option<Cgroup>,
+    pid: Option<i32>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            // SAFETY: kill and reap our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.kill();
+            if let Err(e) = cg.delete() {
+                logging::warn(&format!("clean up cgroup {}: {e}", cg.path().display()));
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+/// Creates the container; returns it with its directory still locked and its init
+/// blocked on the exec fifo.
+pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> {
+    let dir = store.create(opts.id)?;
+    let mut undo = Undo {
+        dir: Some(dir),
+        cgroup: None,
+        pid: None,
+    };
+    let bundle = Bundle::load(opts.bundle)?;
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref();
+
+    let mut resources = linux
+        .and_then(|l| l.resources().as_ref())
+        .map(Resources::from)
+        .unwrap_or_default();
+    let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+    super::device_rules::add_default_rules(&mut resources.devices, devices);
+    let cg_path = cgroup_path_for(linux.and_then(|l| l.cgroups_path().as_deref()), opts.id)?;
+    let cgroup = Cgroup::new(cg_path, &resources).context("linux.resources")?;
+    logging::debug(&format!("cgroup {} created", cgroup.path().display()));
+    let cgroups_sources = CgroupSources {
+        private_ns: bundle.has_namespace(LinuxNamespaceType::Cgroup),
+        dirs: Vec::new(), // FIXME(cgroups dirs)
+    };
+    let cgroup = undo.cgroup.insert(cgroup);
+
+    let dir = undo.dir.as_ref().context("state directory")?;
+    let fifo = dir.fifo_path();
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+        .with_context(|| format!("mkfifo {}", fifo.display()))?;
+
+    let cfg = InitConfig {
+        id: opts.id,
+        spec,
+        rootfs: &bundle.rootfs,
+        fifo: &fifo,
+        lock_fd: dir.lock_fd(),
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        cgroups: cgroups_sources,
+    };
+    let child = init::spawn(&cfg)?;
+    undo.pid = Some(child.pid);
+    cgroup
+        .add(Pid(child.pid))
+        .with_context(|| format!("place the init (pid {}) in its cgroup", child.pid))?;
+    child.go()?;
+    child.wait_ready()?;
+    logging::debug(&format!("init {} ready", child.pid));
+
+    let pid_start = proc::start_time(child.pid)
+        .with_context(|| format!("container init {} vanished", child.pid))?;
+    let state = State {
+        id: opts.id.to_string(),
+        pid: child.pid,
+        pid_start,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::time::now_rfc3339(),
+        annotations: spec
+            .annotations()
+            .as_ref()
+            .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        owner: String::new(),
+        cgroup_path: cgroup.path().to_path_buf(),
+        shared_pid_ns: !bundle
+            .namespaces()
+            .iter()
+            .any(|ns| ns.typ() == LinuxNamespaceType::Pid && ns.path().is_none()),
+    };
+    if let Some(pid_file) = opts.pid_file {
+        write_pid_file(pid_file, child.pid)?;
+    }
+    dir.save(&state)?;
+
+    // Success: keep everything.
+    undo.pid = None;
+    undo.cgroup = None;
+    let dir = undo.dir.take().context("state directory")?;
+    Ok(Container { dir, state })
+}
+
+/// Writes the pid atomically (temp file + rename), as runc: engines poll this file.
+fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
+    let what = || format!("--pid-file {}", path.display());
+    let name = path.file_name().with_context(what)?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    let mut f = fs::File::create(&tmp).with_context(what)?;
+    f.write_all(pid.to_string().as_bytes()).with_context(what)?;
+    fs::rename(&tmp, path).with_context(what)
+}

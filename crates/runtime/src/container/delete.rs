@@ -1,0 +1,83 @@
+//! `delete`: remove a stopped container's cgroup and state; `force` kills it first.
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use cgroups::{Cgroup, CgroupPath, Recursive};
+
+use super::{Container, Status};
+use crate::state::{StoreError, Store};
+use crate::logging;
+
+/// How long delete waits for killed processes to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
+pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
+    let dir = match store.open(id) {
+        Ok(dir) => dir,
+        // As runc: `delete --force` of an unknown container succeeds.
+        Err(StoreError::NotFound(_)) if force => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let state = match dir.load() {
+        Ok(state) => state,
+        Err(e) if force => {
+            // No usable state (rt create was killed before writing it, or it is corrupt):
+            // clean what can be found from the id alone.
+            logging::warn(&format!("{e}; removing what can be found"));
+            if let Ok(cg) = Cgroup::load(CgroupPath::static_path(format!("/rt/{id}"))) {
+                let _ = cg.kill();
+                let _ = cg.delete();
+            }
+            dir.remove()?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let container = Container { dir, state };
+    let status = container.status();
+    if status != Status::Stopped {
+        if !force {
+            bail!("cannot delete container {id} that is not stopped: it is {status}");
+        }
+        kill_everything(&container)?;
+    } else if container.state.shared_pid_ns {
+        // Without a private pid namespace the init's death does not end its children.
+        if let Some(cg) = container.cgroup() {
+            if !cg.processes(Recursive::Yes).unwrap_or_default().is_empty() {
+                cg.kill().context("kill the container's remaining processes")?;
+            }
+        }
+    }
+    if let Some(cg) = container.cgroup() {
+        cg.delete()
+            .with_context(|| format!("remove cgroup {}", cg.path().display()))?;
+    }
+    container.dir.remove()?;
+    Ok(())
+}
+
+/// SIGKILL to every process of the container (thawing it if paused), then wait for the init.
+fn kill_everything(container: &Container) -> anyhow::Result<()> {
+    if let Some(cg) = container.cgroup() {
+        cg.kill().context("kill the container's processes")?;
+    }
+    // The init may not be in the cgroup any more (moved out by hand): signal it directly.
+    if container.init_alive() {
+        // SAFETY: kill(2) of the verified init pid.
+        unsafe { libc::kill(container.state.pid, libc::SIGKILL) };
+    }
+    let deadline = Instant::now() + KILL_WAIT;
+    while container.init_alive() {
+        if Instant::now() > deadline {
+            bail!(
+                "container {}: init {} did not die after SIGKILL",
+                container.id(),
+                container.state.pid
+            );
+        }
+        sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Container lifecycle: one file per operation. Status is derived from the kernel on every
+//! call: no live init (or a recycled pid) -> stopped; exec fifo present -> created;
+//! frozen cgroup -> paused; otherwise running.
+
+mod create;
+mod delete;
+mod device_rules;
+mod kill;
+mod proc;
+mod start;
+mod wait;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use cgroups::{Cgroup, CgroupPath, FreezerState};
+use serde::Serialize;
+
+use crate::state::{ContainerDir, State, Store};
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use kill::kill;
+pub use start::start;
+pub use wait::run_foreground;
+
+/// The OCI runtime-spec version rt implements.
+pub const OCI_VERSION: &str = "1.2.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// The OCI state, as `rt state` prints it (runc's fields: the spec's plus rootfs, created, owner).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState<'a> {
+    pub oci_version: &'static str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    pub owner: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: &'a BTreeMap<String, String>,
+}
+
+/// A container loaded from the store, with its directory locked.
+pub struct Container {
+    pub dir: ContainerDir,
+    pub state: State,
+}
+
+impl Container {
+    pub fn load(store: &Store, id: &str) -> anyhow::Result<Container> {
+        let dir = store.open(id)?;
+        let state = dir.load()?;
+        Ok(Container { dir, state })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// Whether the init recorded in the state is still alive (and not a recycled pid).
+    pub fn init_alive(&self) -> bool {
+        proc::is_alive(self.state.pid, self.state.pid_start)
+    }
+
+    pub fn cgroup(&self) -> Option<Cgroup> {
+        Cgroup::load(CgroupPath::static_path(&self.state.cgroup_path)).ok()
+    }
+
+    pub fn status(&self) -> Status {
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if self.dir.fifo_path().exists() {
+            return Status::Created;
+        }
+        if let Some(cg) = self.cgroup() {
+            if matches!(cg.state(), Ok(FreezerState::Frozen) | Ok(FreezerState::Freezing)) {
+                return Status::Paused;
+            }
+        }
+        Status::Running
+    }
+
+    pub fn oci_state(&self, status: Status) -> OciState<'_> {
+        OciState {
+            oci_version: OCI_VERSION,
+            id: &self.state.id,
+            pid: if status == Status::Stopped { 0 } else { self.state.pid },
+            status,
+            bundle: &self.state.bundle,
+            rootfs: &self.state.rootfs,
+            created: &self.state.created,
+            owner: &self.state.owner,
+            annotations: &self.state.annotations,
+        }
+    }
+}
+
+/// Where a container's cgroup goes: `linux.cgroupsPath` when absolute; relative paths land
+/// under rt's own cgroup (as runc); none means `/rt/<id>`.
+pub fn cgroup_path_for(cgroups_path: Option<&Path>, id: &str) -> anyhow::Result<CgroupPath> {
+    Ok(match cgroups_path {
+        None => CgroupPath::static_path(PathBuf::from("/rt").join(id)),
+        Some(p) if p.as_os_str().is_empty() => CgroupPath::static_path(PathBuf::from("/rt").join(id)),
+        Some(p) if p.is_absolute() => CgroupPath::static_path(p),
+        Some(p) => {
+            let rel = p.to_str().ok_or_else(|| {
+                anyhow::anyhow!("linux.cgroupsPath {p:?}: not valid UTF-8")
+            })?;
+            CgroupPath::nested(cgroups::Pid(std::process::id() as i32), rel)?
+        }
+    })
+}

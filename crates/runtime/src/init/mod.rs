@@ -1,0 +1,304 @@
+//! What runs in the container's init process, from the fork to the exec.
+//!
+//! `spawn` clones the init with its new namespaces in one step (no re-exec of rt, no
+//! threads). The child waits for the parent's go (it is then in its cgroup), joins the
+//! namespaces given by path, sets up the rootfs and process attributes, reports `ready`
+//! and blocks opening the exec fifo for writing until `rt start` opens it for reading;
+//! then it changes user, drops capabilities and execs. Errors before `ready` travel back
+//! over the sync socket and `rt create` prints them.
+
+mod caps;
+pub mod cgroupfs;
+mod devices;
+mod mounts;
+pub mod path;
+mod process;
+mod rootfs;
+pub mod sync;
+
+use std::convert::Infallible;
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use self::caps::CapSets;
+pub use self::cgroupfs::CgroupSources;
+use self::sync::{ChildReport, SyncSocket};
+
+/// What the child needs; it lives in the parent's memory, which the child gets a copy of.
+pub struct InitConfig<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub fifo: &'a Path,
+    /// The state lock's fd: the child closes its copy so the lock ends with `rt create`.
+    pub lock_fd: RawFd,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub cgroups: CgroupSources,
+}
+
+/// The parent's handle on a spawned init.
+pub struct Init {
+    pub pid: i32,
+    sock: SyncSocket,
+}
+
+impl Init {
+    /// Tells the child it is in its cgroup and may go on.
+    pub fn go(&self) -> anyhow::Result<()> {
+        self.sock.send_go().context("signal the container init")
+    }
+
+    /// Waits until the child is set up and blocked on the exec fifo, or failed.
+    pub fn wait_ready(&self) -> anyhow::Result<()> {
+        match self.sock.wait_report().context("wait for the container init")? {
+            ChildReport::Ready => Ok(()),
+            ChildReport::Failed(msg) => Err(anyhow!(msg)),
+            ChildReport::Gone => bail!("container init exited during set-up"),
+        }
+    }
+}
+
+fn ns_flag(typ: LinuxNamespaceType) -> CloneFlags {
+    match typ {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+/// Namespaces the init joins by path, opened in the parent so errors name the path.
+struct JoinedNamespace {
+    typ: LinuxNamespaceType,
+    fd: OwnedFd,
+}
+
+/// Forks the container's init. The returned init waits for `go`.
+pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
+    let namespaces = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref())
+        .unwrap_or(&[]);
+    let mut clone_flags = CloneFlags::empty();
+    let mut joined = Vec::new();
+    for (i, ns) in namespaces.iter().enumerate() {
+        match ns.path() {
+            None => clone_flags |= ns_flag(ns.typ()),
+            Some(path) => {
+                let file = File::options()
+                    .read(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(path)
+                    .with_context(|| format!("linux.namespaces[{i}].path {}", path.display()))?;
+                joined.push(JoinedNamespace {
+                    typ: ns.typ(),
+                    fd: file.into(),
+                });
+            }
+        }
+    }
+    // The init joins its cgroup namespace only once it is in its cgroup (after `go`).
+    let new_cgroup_ns = clone_flags.contains(CloneFlags::CLONE_NEWCGROUP);
+    clone_flags.remove(CloneFlags::CLONE_NEWCGROUP);
+    // A pid namespace joined by path applies to our children: join it here, before the fork.
+    for ns in joined.iter().filter(|ns| ns.typ == LinuxNamespaceType::Pid) {
+        nix::sched::setns(&ns.fd, CloneFlags::CLONE_NEWPID)
+            .context("linux.namespaces: join the pid namespace")?;
+    }
+    let (parent_sock, child_sock) = SyncSocket::pair().context("socketpair")?;
+
+    // SAFETY: rt is single-threaded, so the child gets a consistent copy of the process;
+    // a fork-like clone (no new stack) returns twice.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (clone_flags.bits() | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("clone the container init ({clone_flags:?})"));
+    }
+    if pid == 0 {
+        drop(parent_sock);
+        child_main(cfg, child_sock, &joined, new_cgroup_ns);
+    }
+    drop(child_sock);
+    Ok(Init {
+        pid: pid as i32,
+        sock: parent_sock,
+    })
+}
+
+/// The child's entry point: never returns.
+fn child_main(cfg: &InitConfig, sock: SyncSocket, joined: &[JoinedNamespace], new_cgroup_ns: bool) -> ! {
+    // SAFETY: plain libc calls on our own process.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        // Rust ignores SIGPIPE; the container must get the default disposition.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::close(cfg.lock_fd);
+    }
+    if !sock.wait_go() {
+        // SAFETY: terminate without running the parent's destructors.
+        unsafe { libc::_exit(1) };
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        setup_and_exec(cfg, &sock, joined, new_cgroup_ns)
+    }));
+    let msg = match result {
+        Ok(Err(e)) => format!("{e:#}"),
+        Ok(Ok(never)) => match never {},
+        Err(_) => "container init panicked".to_string(),
+    };
+    // Once `ready` was sent nobody reads the socket: then say it on stderr.
+    if !sock.send_error(&msg) {
+        eprintln!("rt: container init: {msg}");
+    }
+    // SAFETY: terminate without running the parent's destructors.
+    unsafe { libc::_exit(127) }
+}
+
+fn setup_and_exec(
+    cfg: &InitConfig,
+    sock: &SyncSocket,
+    joined: &[JoinedNamespace],
+    new_cgroup_ns: bool,
+) -> anyhow::Result<Infallible> {
+    let spec = cfg.spec;
+    let process = spec.process().as_ref().context("process: missing")?;
+    // The fifo is reopened for writing through /proc/self/fd after pivot_root.
+    let fifo = File::options()
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .read(true)
+        .open(cfg.fifo)
+        .with_context(|| format!("open {}", cfg.fifo.display()))?;
+
+    // Join namespaces given by path; the mount namespace last.
+    let mut order: Vec<&JoinedNamespace> = joined.iter().filter(|ns| ns.typ != LinuxNamespaceType::Pid).collect();
+    order.sort_by_key(|ns| ns.typ == LinuxNamespaceType::Mount);
+    for ns in order {
+        nix::sched::setns(&ns.fd, ns_flag(ns.typ))
+            .with_context(|| format!("linux.namespaces: join the {} namespace", ns.typ))?;
+    }
+    if new_cgroup_ns {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare the cgroup namespace")?;
+    }
+    nix::unistd::setsid().context("setsid")?;
+
+    let new_ns = |t: LinuxNamespaceType| {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_deref())
+            .unwrap_or(&[])
+            .iter()
+            .any(|ns| ns.typ() == t && ns.path().is_none())
+    };
+    if new_ns(LinuxNamespaceType::Uts) {
+        if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+            nix::unistd::sethostname(hostname).with_context(|| format!("hostname {hostname:?}"))?;
+        }
+        if let Some(domain) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+            // SAFETY: the buffer is valid for its length.
+            if unsafe { libc::setdomainname(domain.as_ptr().cast(), domain.len()) } != 0 {
+                return Err(std::io::Error::last_os_error())
+                    .with_context(|| format!("domainname {domain:?}"));
+            }
+        }
+    }
+
+    let caps = CapSets::from_spec(process.capabilities().as_ref())?;
+    if new_ns(LinuxNamespaceType::Mount) {
+        rootfs::prepare(spec, cfg.rootfs, &cfg.cgroups)?;
+        let cwd = path::secure_join(cfg.rootfs, process.cwd())?;
+        if !cwd.exists() {
+            fs::create_dir_all(&cwd).with_context(|| format!("process.cwd {}", process.cwd().display()))?;
+        }
+        rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
+        rootfs::finish(spec)?;
+    }
+    process::set_rlimits(process)?;
+    process::set_oom_score_adj(process)?;
+    if !cfg.no_new_keyring {
+        process::join_session_keyring()?;
+    }
+    let args = process.args().as_deref().unwrap_or(&[]);
+    let env = process.env().as_deref().unwrap_or(&[]);
+    let program = args.first().context("process.args: empty")?;
+    let exe = process::find_executable(program, env)?;
+    nix::unistd::chdir(process.cwd()).with_context(|| format!("process.cwd {}", process.cwd().display()))?;
+    caps.apply_bounding()?;
+
+    sock.send_ready().context("report ready")?;
+    wait_for_start(&fifo, cfg.id)?;
+    drop(fifo);
+
+    process::switch_user(process)?;
+    caps.apply()?;
+    nix::unistd::chdir(process.cwd()).with_context(|| format!("process.cwd {}", process.cwd().display()))?;
+    if process.no_new_privileges() == Some(true) {
+        process::set_no_new_privs()?;
+    }
+    pass_fds(cfg.preserve_fds)?;
+    Err(process::exec(&exe, args, env))
+}
+
+/// Blocks until `rt start` opens the fifo for reading, then tells it we are going.
+fn wait_for_start(fifo: &File, id: &str) -> anyhow::Result<()> {
+    let path = PathBuf::from(format!("/proc/self/fd/{}", fifo.as_raw_fd()));
+    let mut w = File::options()
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&path)
+        .with_context(|| format!("container {id}: open the exec fifo (is /proc mounted?)"))?;
+    w.write_all(b"0").context("write the exec fifo")?;
+    Ok(())
+}
+
+/// Keeps fds 3..3+n open across exec (`--preserve-fds`); every other fd above 2 closes.
+fn pass_fds(preserve: u32) -> anyhow::Result<()> {
+    let first_closed = 3 + preserve;
+    for fd in 3..first_closed {
+        // SAFETY: fcntl on an fd number; failures (not open) are ignored.
+        unsafe {
+            let flags = libc::fcntl(fd as RawFd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd as RawFd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            }
+        }
+    }
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks fds.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first_closed,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context("close_range");
+    }
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! `rt`: a low-level OCI container runtime with runc's command line.
+//!
+//! This file parses the command line, sets up logging and dispatches to `cli/`; nothing else.
+
+mod bundle;
+mod cli;
+mod container;
+mod init;
+mod logging;
+mod signal;
+mod state;
+mod time;
+
+fn main() {
+    let args = cli::Cli::parse_from_env();
+    let code = match cli::dispatch(&args) {
+        Ok(code) => code,
+        Err(err) => {
+            logging::error(&format!("{err:#}"));
+            1
+        }
+    };
+    std::process::exit(code);
+}

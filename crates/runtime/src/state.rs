@@ -1,0 +1,305 @@
+//! The state store under `--root`: one directory per container holding `state.json`
+//! (written atomically: temp file + rename) and the exec fifo; a per-container lock (flock
+//! on the directory) serialises operations on one container.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+const MAX_ID_LEN: usize = 1024;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("invalid container id {0:?}: {1}")]
+    InvalidId(String, &'static str),
+    #[error("container {0:?} already exists")]
+    Exists(String),
+    #[error("container {0:?} does not exist")]
+    NotFound(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: corrupt state ({source}); `rt delete --force` cleans up what it can")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Checks a container ID: `[A-Za-z0-9][A-Za-z0-9_.+-]*`, at most 1024 characters.
+pub fn validate_id(id: &str) -> Result<()> {
+    let bad = |why| Err(StoreError::InvalidId(id.to_string(), why));
+    if id.is_empty() {
+        return bad("it is empty");
+    }
+    if id.len() > MAX_ID_LEN {
+        return bad("it is longer than 1024 characters");
+    }
+    let mut chars = id.chars();
+    if !chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) {
+        return bad("it must start with a letter or digit");
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c)) {
+        return bad("only letters, digits and _ . + - are allowed");
+    }
+    Ok(())
+}
+
+/// What rt remembers about a container between commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    /// Host pid of the container's init; 0 once it is known to be gone.
+    pub pid: i32,
+    /// Start time of `pid` (field 22 of /proc/PID/stat), so a recycled pid is never ours.
+    pub pid_start: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub owner: String,
+    /// The cgroup path (relative to each hierarchy's root), e.g. `/rt/abc`.
+    pub cgroup_path: PathBuf,
+    /// Whether the init joined an existing pid namespace or the host's (then `kill --all`
+    /// style cleanup is needed on delete, as runc does).
+    #[serde(default)]
+    pub shared_pid_ns: bool,
+}
+
+/// The directory that holds all containers' state.
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn new(root: &Path) -> Store {
+        Store {
+            root: root.to_path_buf(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates the directory of a new container exclusively and locks it.
+    pub fn create(&self, id: &str) -> Result<ContainerDir> {
+        validate_id(id)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(&self.root)
+            .map_err(io_err(&self.root))?;
+        let path = self.root.join(id);
+        match fs::DirBuilder::new().mode(0o711).create(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::Exists(id.to_string()))
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        }
+        ContainerDir::lock(id, path)
+    }
+
+    /// Opens and locks the directory of an existing container.
+    pub fn open(&self, id: &str) -> Result<ContainerDir> {
+        validate_id(id)?;
+        let path = self.root.join(id);
+        match ContainerDir::lock(id, path) {
+            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(id.to_string()))
+            }
+            other => other,
+        }
+    }
+
+    /// IDs of every container directory under the root, sorted.
+    pub fn list(&self) -> Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(&self.root)(e)),
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|id| validate_id(id).is_ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+/// A locked container directory. The lock is released when this is dropped.
+pub struct ContainerDir {
+    id: String,
+    path: PathBuf,
+    lock: File,
+}
+
+impl ContainerDir {
+    fn lock(id: &str, path: PathBuf) -> Result<ContainerDir> {
+        let lock = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        // SAFETY: flock on a valid fd we own.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(io_err(&path)(io::Error::last_os_error()));
+        }
+        // The directory may have been removed while we waited for the lock.
+        if !path.exists() {
+            return Err(StoreError::NotFound(id.to_string()));
+        }
+        Ok(ContainerDir {
+            id: id.to_string(),
+            path,
+            lock,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The fd of the lock, which a forked child must close so the lock ends with rt.
+    pub fn lock_fd(&self) -> i32 {
+        self.lock.as_raw_fd()
+    }
+
+    pub fn fifo_path(&self) -> PathBuf {
+        self.path.join(EXEC_FIFO)
+    }
+
+    pub fn has_state(&self) -> bool {
+        self.path.join(STATE_FILE).exists()
+    }
+
+    pub fn load(&self) -> Result<State> {
+        let path = self.path.join(STATE_FILE);
+        let data = fs::read(&path).map_err(io_err(&path))?;
+        serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
+    }
+
+    /// Writes state.json atomically (temp file, fsync-free rename: the store is on tmpfs).
+    pub fn save(&self, state: &State) -> Result<()> {
+        let path = self.path.join(STATE_FILE);
+        let tmp = self.path.join(".state.json.tmp");
+        let data = serde_json::to_vec(state).map_err(|source| StoreError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err(&tmp))?;
+        file.write_all(&data).map_err(io_err(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io_err(&path))
+    }
+
+    /// Removes the container's directory and everything in it.
+    pub fn remove(self) -> Result<()> {
+        match fs::remove_dir_all(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&self.path)(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_runc_style_ids() {
+        for id in ["a", "abc-123", "x.y_z+1", "0", &"a".repeat(1024)] {
+            assert!(validate_id(id).is_ok(), "{id} rejected");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_ids() {
+        for id in ["", "../x", "a/b", ".", "..", "-a", "_a", "a b", "a\0", &"a".repeat(1025)] {
+            assert!(validate_id(id).is_err(), "{id:?} accepted");
+        }
+    }
+
+    fn temp_root() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "rt-state-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn create_is_exclusive_and_state_round_trips() {
+        let root = temp_root();
+        let store = Store::new(&root);
+        let dir = store.create("c1").unwrap();
+        assert!(matches!(store.create("c1"), Err(StoreError::Exists(_))));
+        let state = State {
+            id: "c1".into(),
+            pid: 42,
+            pid_start: 7,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: "2026-01-01T00:00:00.000000000Z".into(),
+            annotations: BTreeMap::from([("k".into(), "v".into())]),
+            owner: String::new(),
+            cgroup_path: "/rt/c1".into(),
+            shared_pid_ns: false,
+        };
+        dir.save(&state).unwrap();
+        let back = dir.load().unwrap();
+        assert_eq!(back.pid, 42);
+        assert_eq!(back.annotations["k"], "v");
+        assert!(!dir.path().join(".state.json.tmp").exists());
+        drop(dir);
+        assert_eq!(store.list().unwrap(), vec!["c1".to_string()]);
+        store.open("c1").unwrap().remove().unwrap();
+        assert!(matches!(store.open("c1"), Err(StoreError::NotFound(_))));
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn garbage_state_is_a_clear_error() {
+        let root = temp_root().with_extension("garbage");
+        let store = Store::new(&root);
+        let dir = store.create("c2").unwrap();
+        fs::write(dir.path().join(STATE_FILE), b"{\"id\": tru").unwrap();
+        let err = dir.load().unwrap_err().to_string();
+        assert!(err.contains("state.json") && err.contains("corrupt"), "{err}");
+        fs::remove_dir_all(&root).unwrap();
+    }
+}
