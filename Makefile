@@ -8,7 +8,7 @@ BUNDLE  := bundles/busybox
 ROOTFS  := $(BUNDLE)/rootfs
 PREFIX  ?= /usr/local
 
-.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest
+.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest guest-selftest
 
 all: build
 
@@ -37,11 +37,17 @@ test-unit:
 test-host: bundle build-debug
 	$(CARGO) test --workspace --test '*'
 
+# qemu + Debian's kernel + initramfs for the cgroup v2 tier, cached in target/guest.
 guest:
 	tests/guest/prepare.sh
 
+guest-selftest: guest
+	tests/guest/selftest.sh
+
+# The real-kernel tests (cgroups crate and rt containers) inside a cgroup-v2-only qemu
+# guest: binaries are built on the host, all run in one guest boot.
 test-v2: bundle build-debug guest
-	tests/guest/test-v2.sh
+	RT_GUEST_TIMEOUT=1800 tests/guest/cargo-test.sh --workspace --test '*'
 
 lint:
 	$(CARGO) fmt --all -- --check

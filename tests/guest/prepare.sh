@@ -91,6 +91,9 @@ apt_download() {
 [[ $(uname -m) == x86_64 ]] || die "only x86_64 hosts are supported"
 command -v apt-get >/dev/null || die "apt-get not found (Debian host expected)"
 mkdir -p "$cache"
+# One prepare at a time (run.sh calls it; test runs may start in parallel).
+exec 9>"$cache/.lock"
+flock 9
 
 # Fast path: everything present and no --refresh.
 if ((!refresh)) && [[ -f $cache/guest.env ]]; then
@@ -99,7 +102,7 @@ if ((!refresh)) && [[ -f $cache/guest.env ]]; then
         && -f $RT_GUEST_MODDIR/modules.dep && -x $RT_GUEST_BUSYBOX ]] \
         && [[ $(cat "$cache/initramfs.stamp" 2>/dev/null) == "$(cat "$here"/init "$here"/stage2 "$0" | cksum)" ]] \
         && env LD_LIBRARY_PATH="${RT_GUEST_LD_LIBRARY_PATH:-}" "$RT_GUEST_QEMU" --version >/dev/null 2>&1); then
-        log "up to date ($cache/guest.env)"
+        [[ -z ${RT_GUEST_VERBOSE:-} ]] || log "up to date ($cache/guest.env)"
         exit 0
     fi
 fi

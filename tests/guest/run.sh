@@ -113,6 +113,8 @@ fi
 if [[ $accel == kvm ]]; then cpu=host; else cpu=max; fi
 
 mkdir -p "$cache/runs"
+# Run dirs kept by --keep or after a failure: drop those older than a day.
+find "$cache/runs" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 run=$(mktemp -d "$cache/runs/run.XXXXXX")
 qpid=
 cpids=()
@@ -164,10 +166,10 @@ qemu_args=(
     -chardev file,id=con,path="$run/console.log" -serial chardev:con
     -chardev file,id=out,path="$run/out" -serial chardev:out
     -chardev file,id=err,path="$run/err" -serial chardev:err
-    -fsdev local,id=hostroot,path=/,security_model=none,multidevs=remap
-    -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
     -fsdev local,id=rtio,path="$run",security_model=none
     -device virtio-9p-pci,fsdev=rtio,mount_tag=rtio
+    -fsdev local,id=hostroot,path=/,security_model=none,multidevs=remap
+    -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 )
 [[ -n $RT_GUEST_BIOS ]] && qemu_args+=(-bios "$RT_GUEST_BIOS")
 if [[ -n $RT_GUEST_QEMU_DATADIRS ]]; then

@@ -66,10 +66,12 @@ pub fn cgroup_dirs(cgroup_path: &str) -> Vec<PathBuf> {
     if unified() {
         return vec![Path::new("/sys/fs/cgroup").join(rel)];
     }
-    ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids"]
-        .iter()
-        .map(|c| Path::new("/sys/fs/cgroup").join(c).join(rel))
-        .collect()
+    [
+        "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+    ]
+    .iter()
+    .map(|c| Path::new("/sys/fs/cgroup").join(c).join(rel))
+    .collect()
 }
 
 /// A container-test environment: its own `--root` and cgroup parent; removed on drop.
@@ -91,7 +93,7 @@ impl Env {
         fs::create_dir_all(&tmp).expect("create test dir");
         Env {
             root: tmp.join("state"),
-            cgroup_parent: format!("/{}/{name}", run_id()),
+            cgroup_parent: format!("/{}-{name}", run_id()),
             tmp,
             ids: Default::default(),
         }
@@ -158,17 +160,37 @@ impl Env {
     pub fn bundle(&self, id: &str, config: &Value) -> PathBuf {
         let dir = self.tmp.join(format!("bundle-{id}"));
         fs::create_dir_all(&dir).expect("create bundle dir");
-        fs::write(dir.join("config.json"), serde_json::to_vec_pretty(config).unwrap())
-            .expect("write config.json");
+        fs::write(
+            dir.join("config.json"),
+            serde_json::to_vec_pretty(config).unwrap(),
+        )
+        .expect("write config.json");
         dir
     }
 
-    /// `rt --root ROOT ARGS...`
+    /// `rt --root ROOT ARGS...`. Output goes through files, not pipes: a created
+    /// container inherits rt's stdio and would hold a pipe open.
     pub fn rt(&self, args: &[&str]) -> Output {
-        self.rt_cmd(args)
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let out_path = self.tmp.join(format!(".out-{n}"));
+        let err_path = self.tmp.join(format!(".err-{n}"));
+        let out_file = fs::File::create(&out_path).expect("create stdout file");
+        let err_file = fs::File::create(&err_path).expect("create stderr file");
+        let status = self
+            .rt_cmd(args)
             .stdin(Stdio::null())
-            .output()
-            .expect("run rt")
+            .stdout(out_file)
+            .stderr(err_file)
+            .status()
+            .expect("run rt");
+        let output = Output {
+            status,
+            stdout: fs::read(&out_path).unwrap_or_default(),
+            stderr: fs::read(&err_path).unwrap_or_default(),
+        };
+        let _ = fs::remove_file(&out_path);
+        let _ = fs::remove_file(&err_path);
+        output
     }
 
     pub fn rt_cmd(&self, args: &[&str]) -> Command {
@@ -195,7 +217,10 @@ impl Env {
     pub fn status(&self, id: &str) -> String {
         let out = self.rt(&["state", id]);
         assert_ok(&out, "state");
-        state_json(&out)["status"].as_str().unwrap_or_default().to_string()
+        state_json(&out)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Waits until `rt state` reports `status` (the init may take a moment to exit).
@@ -206,7 +231,10 @@ impl Env {
             if now == status {
                 return;
             }
-            assert!(Instant::now() < deadline, "{id}: status {now}, expected {status}");
+            assert!(
+                Instant::now() < deadline,
+                "{id}: status {now}, expected {status}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -215,7 +243,11 @@ impl Env {
     /// no mount of its bundle in our mount table, no process in its cgroup.
     pub fn assert_clean(&self, id: &str, bundle: Option<&Path>) {
         let state_dir = self.root.join(id);
-        assert!(!state_dir.exists(), "state dir {} left behind", state_dir.display());
+        assert!(
+            !state_dir.exists(),
+            "state dir {} left behind",
+            state_dir.display()
+        );
         for dir in cgroup_dirs(&self.cgroup_path(id)) {
             assert!(!dir.exists(), "cgroup {} left behind", dir.display());
         }
@@ -308,11 +340,23 @@ pub fn assert_ok(out: &Output, what: &str) {
 /// Asserts a failure with exactly one line on stderr, in rt's format, containing `needle`.
 pub fn assert_fails_with(out: &Output, needle: &str) {
     let err = stderr(out);
-    assert!(!out.status.success(), "expected failure, got success; stdout: {}", stdout(out));
-    assert_eq!(out.status.code(), Some(1), "exit status: {}; stderr: {err}", out.status);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stdout: {}",
+        stdout(out)
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit status: {}; stderr: {err}",
+        out.status
+    );
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "expected one line on stderr, got: {err}");
-    assert!(lines[0].starts_with("rt: "), "stderr not in rt's format: {err}");
+    assert!(
+        lines[0].starts_with("rt: "),
+        "stderr not in rt's format: {err}"
+    );
     assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
 }
 

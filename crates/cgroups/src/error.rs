@@ -94,6 +94,26 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A syscall on an event source (eventfd, inotify, epoll, poll) failed.
+    #[error("{call} on {}: {source}", path.display())]
+    Event {
+        call: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Loading or attaching the v2 eBPF device program failed (`log`: the verifier's).
+    #[error("bpf {op} for {}: {source}{}", path.display(), if log.is_empty() { String::new() } else { format!("; verifier log: {log}") })]
+    Bpf {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+        log: String,
+    },
+    /// Device rules that cannot be expressed (e.g. a deny punching a hole in a wildcard allow).
+    #[error("device rule {rule:?}: {reason}")]
+    DeviceRule { rule: String, reason: String },
     /// Processes remained after every kill round.
     #[error("cgroup {} still has processes after {rounds} kill rounds: {pids:?}", path.display())]
     KillIncomplete {

@@ -109,11 +109,7 @@ pub(crate) fn from_mountinfo(text: &str, mode: Mode) -> std::result::Result<Hier
             mountpoint: PathBuf::from(unescape(pre[4])),
         };
         match post[0] {
-            "cgroup2" => {
-                if v2.is_none() {
-                    v2 = Some(mount);
-                }
-            }
+            "cgroup2" if v2.is_none() => v2 = Some(mount),
             "cgroup" => {
                 for opt in post[2].split(',') {
                     if NOT_CONTROLLERS.contains(&opt) || opt.contains('=') {
@@ -166,10 +162,7 @@ mod tests {
             ["cpu", "cpuacct", "cpuset", "memory", "pids"]
         );
         assert_eq!(mounts["cpu"], mounts["cpuacct"]);
-        assert_eq!(
-            mounts["pids"].mountpoint,
-            PathBuf::from("/mnt/with space")
-        );
+        assert_eq!(mounts["pids"].mountpoint, PathBuf::from("/mnt/with space"));
         // A mount whose root is not "/" strips the root from cgroup paths.
         assert_eq!(
             mounts["memory"].dir_for(Path::new("/docker/abc/x")),

@@ -11,6 +11,7 @@
 //! ```
 
 mod error;
+pub mod events;
 mod fs;
 mod hierarchy;
 mod path;
@@ -23,19 +24,23 @@ mod v2;
 pub(crate) mod testutil;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use error::{Error, Result};
+pub use events::{
+    Event, EventMonitor, EventWatcher, MemoryEvent, OomWatcher, PressureLevel, PressureMode,
+    PsiTrigger, Watcher,
+};
 pub use path::CgroupPath;
 pub use resources::{
-    BlockIo, Cpu, DeviceKind, DeviceRule, HugepageLimit, InterfacePriority, Memory, Network,
-    Pids, Rdma, Resources, ThrottleDevice, WeightDevice,
+    BlockIo, Cpu, DeviceKind, DeviceRule, HugepageLimit, InterfacePriority, Memory, Network, Pids,
+    Rdma, Resources, ThrottleDevice, WeightDevice,
 };
 pub use stats::{
-    BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats,
-    PidsStats, Stats, Throttling,
+    BlkioEntry, BlkioStats, CpuStats, CpuUsage, CpusetStats, HugetlbStats, MemoryEntry,
+    MemoryEventCount, MemoryStats, PidsStats, PsiData, PsiStats, Stats, Throttling,
 };
 
 use hierarchy::Hierarchy;
@@ -62,7 +67,10 @@ fn is_cgroup2(path: &str) -> bool {
     // SAFETY: c is a valid NUL-terminated string and buf a properly sized, writable statfs.
     let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::statfs(c.as_ptr(), &mut buf) };
-    rc == 0 && buf.f_type as i64 == libc::CGROUP2_SUPER_MAGIC as i64
+    // f_type's integer type differs between targets.
+    #[allow(clippy::unnecessary_cast)]
+    let is_v2 = buf.f_type as i64 == libc::CGROUP2_SUPER_MAGIC as i64;
+    rc == 0 && is_v2
 }
 
 /// The cgroup mode of this machine (detected once).
@@ -101,6 +109,13 @@ pub enum Recursive {
 pub struct StatOptions {
     /// Skip statistics files that do not exist instead of failing.
     pub ignore_not_exist: bool,
+}
+
+/// Options for [`Cgroup::delete_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// SIGKILL whatever is still running in the cgroup (and its children) first.
+    pub kill: bool,
 }
 
 /// Freezer state of a cgroup.
@@ -174,6 +189,16 @@ impl Cgroup {
     }
 
     /// Move a process (all its threads) into the cgroup, in every hierarchy.
+    /// The cgroup's directory in each hierarchy, with the hierarchy's name: `memory`,
+    /// `cpu,cpuacct`, ... on v1; one entry with an empty name on v2. Useful to bind-mount a
+    /// container's own cgroup into it.
+    pub fn dirs(&self) -> Vec<(String, PathBuf)> {
+        match &self.inner {
+            Inner::V1(m) => m.hierarchy_dirs(),
+            Inner::V2(m) => m.hierarchy_dirs(),
+        }
+    }
+
     pub fn add(&self, pid: Pid) -> Result<()> {
         match &self.inner {
             Inner::V1(m) => m.add(pid),
@@ -247,11 +272,54 @@ impl Cgroup {
     }
 
     /// Remove the cgroup and its children (deepest first) in every hierarchy. Directories
-    /// already gone are fine; EBUSY is retried briefly.
+    /// already gone are fine; EBUSY (processes still leaving) is retried for about half a
+    /// second. Processes still running make it fail: see [`Cgroup::delete_with`].
     pub fn delete(&self) -> Result<()> {
-        match &self.inner {
+        self.delete_with(DeleteOptions::default())
+    }
+
+    /// [`Cgroup::delete`], first killing what is left when `opts.kill` is set (and once more
+    /// if a removal still finds the cgroup busy).
+    pub fn delete_with(&self, opts: DeleteOptions) -> Result<()> {
+        let remove = || match &self.inner {
             Inner::V1(m) => m.delete(),
             Inner::V2(m) => m.delete(),
+        };
+        if !opts.kill {
+            return remove();
+        }
+        let alive = |e: &Error| !e.is_not_found();
+        match self.kill() {
+            Ok(()) => {}
+            Err(e) if !alive(&e) => {}
+            Err(e) => return Err(e),
+        }
+        match remove() {
+            Err(Error::RemoveDir { source, .. }) if source.raw_os_error() == Some(libc::EBUSY) => {
+                // Something was added while we killed: once more.
+                self.kill()?;
+                remove()
+            }
+            other => other,
+        }
+    }
+
+    /// Watch the cgroup's OOM kills (v1: eventfd on memory.oom_control; v2: inotify on
+    /// memory.events, counting `oom_kill`).
+    pub fn oom_events(&self) -> Result<OomWatcher> {
+        self.register(MemoryEvent::Oom).map(|w| OomWatcher(w.0))
+    }
+
+    /// Register a memory event: [`MemoryEvent::threshold`] (v1), [`MemoryEvent::pressure`]
+    /// (v1 pressure level; v2 PSI trigger), [`MemoryEvent::psi`] (v2), [`MemoryEvent::oom`].
+    pub fn register_memory_event(&self, event: MemoryEvent) -> Result<EventWatcher> {
+        self.register(event).map(|w| EventWatcher(w.0))
+    }
+
+    fn register(&self, event: MemoryEvent) -> Result<Watcher> {
+        match &self.inner {
+            Inner::V1(m) => events::register_v1(m.memory_dir()?, event),
+            Inner::V2(m) => events::register_v2(m.dir(), event),
         }
     }
 

@@ -140,7 +140,9 @@ impl CgroupPath {
         let bad = |p: &Path| p.components().any(|c| matches!(c, Component::ParentDir));
         let any_bad = match &self.kind {
             Kind::Static(p) => bad(p),
-            Kind::PerController { v1, v2 } => v1.values().any(|p| bad(p)) || v2.iter().any(|p| bad(p)),
+            Kind::PerController { v1, v2 } => {
+                v1.values().any(|p| bad(p)) || v2.iter().any(|p| bad(p))
+            }
         };
         if any_bad {
             return Err(Error::InvalidPath {

@@ -59,7 +59,10 @@ fn v1_files(subsystem: &str) -> Vec<(&'static str, &'static str)> {
             ("cpu.rt_period_us", "1000000\n"),
             ("cpu.rt_runtime_us", "0\n"),
             ("cpu.idle", "0\n"),
-            ("cpu.stat", "nr_periods 7\nnr_throttled 2\nthrottled_time 300\n"),
+            (
+                "cpu.stat",
+                "nr_periods 7\nnr_throttled 2\nthrottled_time 300\n",
+            ),
         ],
         "cpuacct" => &[
             ("cpuacct.usage", "1000\n"),
@@ -102,7 +105,9 @@ fn v1_files(subsystem: &str) -> Vec<(&'static str, &'static str)> {
 /// A fake v1 tree: one directory per subsystem (cpu and cpuacct comounted if asked).
 pub(crate) fn fake_v1(t: &TempDir, comount_cpu: bool) -> Hierarchy {
     let mut mounts = BTreeMap::new();
-    for s in ["cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio"] {
+    for s in [
+        "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio",
+    ] {
         let dirname = if comount_cpu && (s == "cpu" || s == "cpuacct") {
             "cpu,cpuacct"
         } else {

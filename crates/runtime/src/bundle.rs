@@ -53,12 +53,12 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         bail!("root: missing");
     };
     let rootfs = dir.join(root.path());
-    let meta = fs::metadata(&rootfs)
-        .with_context(|| format!("root.path {}", rootfs.display()))?;
+    let meta = fs::metadata(&rootfs).with_context(|| format!("root.path {}", rootfs.display()))?;
     if !meta.is_dir() {
         bail!("root.path {}: not a directory", rootfs.display());
     }
-    let rootfs = fs::canonicalize(&rootfs).with_context(|| format!("root.path {}", rootfs.display()))?;
+    let rootfs =
+        fs::canonicalize(&rootfs).with_context(|| format!("root.path {}", rootfs.display()))?;
 
     let Some(process) = spec.process() else {
         bail!("process: missing");
@@ -94,9 +94,18 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         bail!("linux: missing (rt runs Linux containers)");
     };
     let mut seen = HashSet::new();
-    for (i, ns) in linux.namespaces().as_deref().unwrap_or(&[]).iter().enumerate() {
+    for (i, ns) in linux
+        .namespaces()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
         if !seen.insert(ns.typ()) {
-            bail!("linux.namespaces[{i}]: duplicate namespace type {:?}", ns.typ().to_string());
+            bail!(
+                "linux.namespaces[{i}]: duplicate namespace type {:?}",
+                ns.typ().to_string()
+            );
         }
         match ns.typ() {
             LinuxNamespaceType::User => {
@@ -131,8 +140,18 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         bail!("linux.namespaces: a mount namespace is required");
     }
     if let Some(prop) = linux.rootfs_propagation() {
-        if !["", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"]
-            .contains(&prop.as_str())
+        if ![
+            "",
+            "private",
+            "rprivate",
+            "slave",
+            "rslave",
+            "shared",
+            "rshared",
+            "unbindable",
+            "runbindable",
+        ]
+        .contains(&prop.as_str())
         {
             bail!("linux.rootfsPropagation {prop:?}: unknown propagation mode");
         }
@@ -155,7 +174,11 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
     }
     if let Some(sysctl) = linux.sysctl() {
         for key in sysctl.keys() {
-            if key.is_empty() || key.contains("..") || key.starts_with('/') || key.contains('/') && key.contains('.') {
+            if key.is_empty()
+                || key.contains("..")
+                || key.starts_with('/')
+                || key.contains('/') && key.contains('.')
+            {
                 bail!("linux.sysctl {key:?}: not a valid sysctl name");
             }
         }

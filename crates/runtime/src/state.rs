@@ -247,7 +247,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_ids() {
-        for id in ["", "../x", "a/b", ".", "..", "-a", "_a", "a b", "a\0", &"a".repeat(1025)] {
+        for id in [
+            "",
+            "../x",
+            "a/b",
+            ".",
+            "..",
+            "-a",
+            "_a",
+            "a b",
+            "a\0",
+            &"a".repeat(1025),
+        ] {
             assert!(validate_id(id).is_err(), "{id:?} accepted");
         }
     }
@@ -299,7 +310,10 @@ mod tests {
         let dir = store.create("c2").unwrap();
         fs::write(dir.path().join(STATE_FILE), b"{\"id\": tru").unwrap();
         let err = dir.load().unwrap_err().to_string();
-        assert!(err.contains("state.json") && err.contains("corrupt"), "{err}");
+        assert!(
+            err.contains("state.json") && err.contains("corrupt"),
+            "{err}"
+        );
         fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -90,7 +90,11 @@ impl Subsystem for Blkio {
         throttle(dir, BLKIO_THROTTLE_READ_BPS, &b.throttle_read_bps_device)?;
         throttle(dir, BLKIO_THROTTLE_WRITE_BPS, &b.throttle_write_bps_device)?;
         throttle(dir, BLKIO_THROTTLE_READ_IOPS, &b.throttle_read_iops_device)?;
-        throttle(dir, BLKIO_THROTTLE_WRITE_IOPS, &b.throttle_write_iops_device)?;
+        throttle(
+            dir,
+            BLKIO_THROTTLE_WRITE_IOPS,
+            &b.throttle_write_iops_device,
+        )?;
         Ok(())
     }
 

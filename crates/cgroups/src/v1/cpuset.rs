@@ -7,6 +7,8 @@ use super::Subsystem;
 use crate::error::Result;
 use crate::fs;
 use crate::resources::Resources;
+use crate::stats::{parse_list, Stats};
+use crate::StatOptions;
 
 pub(crate) struct Cpuset;
 
@@ -57,5 +59,38 @@ impl Subsystem for Cpuset {
             fs::write(&dir.join(CPUSET_MEMS), mems)?;
         }
         Ok(())
+    }
+
+    fn stat(&self, dir: &Path, opts: StatOptions, stats: &mut Stats) -> Result<()> {
+        let ign = opts.ignore_not_exist;
+        let c = &mut stats.cpuset;
+        for (file, list) in [(CPUSET_CPUS, &mut c.cpus), (CPUSET_MEMS, &mut c.mems)] {
+            let path = dir.join(file);
+            if let Some(text) = read_opt(&path, ign)? {
+                *list = parse_list(&path, &text)?;
+            }
+        }
+        // Flags are optional: absent in cgroup_v2-mode cpusets and older kernels.
+        let flag = |name: &str| fs::read_u64_opt(&dir.join(format!("cpuset.{name}")), true);
+        c.cpu_exclusive = flag("cpu_exclusive")?.unwrap_or(0);
+        c.mem_hardwall = flag("mem_hardwall")?.unwrap_or(0);
+        c.mem_exclusive = flag("mem_exclusive")?.unwrap_or(0);
+        c.memory_migrate = flag("memory_migrate")?.unwrap_or(0);
+        c.memory_spread_page = flag("memory_spread_page")?.unwrap_or(0);
+        c.memory_spread_slab = flag("memory_spread_slab")?.unwrap_or(0);
+        c.memory_pressure = flag("memory_pressure")?.unwrap_or(0);
+        c.sched_load_balance = flag("sched_load_balance")?.unwrap_or(0);
+        if let Some(t) = fs::read_if_exists(&dir.join("cpuset.sched_relax_domain_level"))? {
+            c.sched_relax_domain_level = t.trim().parse().unwrap_or(-1);
+        }
+        Ok(())
+    }
+}
+
+fn read_opt(path: &Path, ignore_missing: bool) -> Result<Option<String>> {
+    match fs::read(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if ignore_missing && e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
     }
 }

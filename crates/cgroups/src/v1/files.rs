@@ -2,6 +2,7 @@
 
 pub(crate) const CGROUP_PROCS: &str = "cgroup.procs";
 pub(crate) const TASKS: &str = "tasks";
+pub(crate) const CGROUP_EVENT_CONTROL: &str = "cgroup.event_control";
 
 pub(crate) const CPU_SHARES: &str = "cpu.shares";
 pub(crate) const CPU_CFS_QUOTA: &str = "cpu.cfs_quota_us";
@@ -26,6 +27,8 @@ pub(crate) const MEMORY_MEMSW_LIMIT: &str = "memory.memsw.limit_in_bytes";
 pub(crate) const MEMORY_KMEM_TCP_LIMIT: &str = "memory.kmem.tcp.limit_in_bytes";
 pub(crate) const MEMORY_SWAPPINESS: &str = "memory.swappiness";
 pub(crate) const MEMORY_OOM_CONTROL: &str = "memory.oom_control";
+pub(crate) const MEMORY_USAGE: &str = "memory.usage_in_bytes";
+pub(crate) const MEMORY_PRESSURE_LEVEL: &str = "memory.pressure_level";
 pub(crate) const MEMORY_USE_HIERARCHY: &str = "memory.use_hierarchy";
 pub(crate) const MEMORY_STAT: &str = "memory.stat";
 /// Prefixes of the counter families: `<prefix>.usage_in_bytes` etc.

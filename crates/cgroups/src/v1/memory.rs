@@ -117,6 +117,10 @@ impl Subsystem for Memory {
             s.cache = raw.get("cache").copied().unwrap_or(0);
             s.raw = raw;
         }
+        // "oom_kill_disable 0\nunder_oom 0\noom_kill 3" (oom_kill since Linux 4.13).
+        if let Some(oc) = fs::read_flat_keyed_opt(&dir.join(MEMORY_OOM_CONTROL), true)? {
+            s.event_count.oom_kill = oc.get("oom_kill").copied().unwrap_or(0);
+        }
         Ok(())
     }
 }
@@ -185,6 +189,9 @@ mod tests {
         let t = fake("100", None);
         let err = set_memory_and_swap(t.path(), 10, 50).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains(MEMORY_MEMSW_LIMIT) && msg.contains("\"50\""), "{msg}");
+        assert!(
+            msg.contains(MEMORY_MEMSW_LIMIT) && msg.contains("\"50\""),
+            "{msg}"
+        );
     }
 }

@@ -107,6 +107,26 @@ impl Manager {
         v
     }
 
+    /// (hierarchy name, directory) once per mounted hierarchy; the name is the mount
+    /// point's last component, e.g. `memory` or `cpu,cpuacct`.
+    pub fn hierarchy_dirs(&self) -> Vec<(String, PathBuf)> {
+        let mut out: Vec<(String, PathBuf)> = self
+            .places
+            .values()
+            .map(|p| {
+                let name = p
+                    .mount
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (name, p.dir.clone())
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     fn primary(&self) -> Result<&Path> {
         PRIMARY
             .iter()
@@ -238,6 +258,17 @@ impl Manager {
 
     pub fn tasks(&self, recursive: Recursive) -> Result<Vec<Pid>> {
         self.list(TASKS, recursive)
+    }
+
+    /// The memory controller's directory (for event registration).
+    pub fn memory_dir(&self) -> Result<&Path> {
+        self.places
+            .get("memory")
+            .map(|p| p.dir.as_path())
+            .ok_or_else(|| Error::ControllerMissing {
+                controller: "memory".into(),
+                needed_by: "memory events",
+            })
     }
 
     fn freezer_dir(&self) -> Result<&Path> {

@@ -28,7 +28,10 @@ impl Subsystem for Rdma {
     }
 
     fn wants(&self, r: &Resources) -> Option<&'static str> {
-        r.rdma.iter().any(|l| rdma_line(l).is_some()).then_some("rdma")
+        r.rdma
+            .iter()
+            .any(|l| rdma_line(l).is_some())
+            .then_some("rdma")
     }
 
     fn apply(&self, dir: &Path, r: &Resources) -> Result<()> {

@@ -33,7 +33,10 @@ fn create_writes_limits() {
     assert_eq!(t.read("cpu/rt/a/cpu.cfs_quota_us"), "50000");
     assert_eq!(t.read("cpu/rt/a/cpu.cfs_period_us"), "100000");
     assert_eq!(t.read("memory/rt/a/memory.limit_in_bytes"), "67108864");
-    assert_eq!(t.read("memory/rt/a/memory.memsw.limit_in_bytes"), "134217728");
+    assert_eq!(
+        t.read("memory/rt/a/memory.memsw.limit_in_bytes"),
+        "134217728"
+    );
     assert_eq!(t.read("memory/rt/a/memory.soft_limit_in_bytes"), "33554432");
     assert_eq!(t.read("pids/rt/a/pids.max"), "42");
     // Untouched values keep the (emulated) kernel defaults.

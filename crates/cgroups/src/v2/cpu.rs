@@ -58,7 +58,10 @@ pub(crate) fn settings(r: &Resources, out: &mut Vec<Setting>) -> Result<()> {
         }
     }
     if let Some(shares) = c.shares.filter(|v| *v != 0) {
-        out.push(Setting::new(CPU_WEIGHT, shares_to_weight(shares).to_string()));
+        out.push(Setting::new(
+            CPU_WEIGHT,
+            shares_to_weight(shares).to_string(),
+        ));
     }
     let quota = c.quota.unwrap_or(0);
     let period = c.period.unwrap_or(0);

@@ -15,6 +15,13 @@ pub(crate) const CPU_STAT: &str = "cpu.stat";
 
 pub(crate) const CPUSET_CPUS: &str = "cpuset.cpus";
 pub(crate) const CPUSET_MEMS: &str = "cpuset.mems";
+pub(crate) const CPUSET_CPUS_EFFECTIVE: &str = "cpuset.cpus.effective";
+pub(crate) const CPUSET_MEMS_EFFECTIVE: &str = "cpuset.mems.effective";
+
+pub(crate) const CPU_PRESSURE: &str = "cpu.pressure";
+pub(crate) const MEMORY_PRESSURE: &str = "memory.pressure";
+pub(crate) const IO_PRESSURE: &str = "io.pressure";
+pub(crate) const MEMORY_EVENTS: &str = "memory.events";
 
 pub(crate) const MEMORY_MAX: &str = "memory.max";
 pub(crate) const MEMORY_LOW: &str = "memory.low";

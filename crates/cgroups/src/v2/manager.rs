@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::hierarchy::Mount;
 use crate::path::CgroupPath;
 use crate::resources::Resources;
-use crate::stats::Stats;
+use crate::stats::{read_psi, Stats};
 use crate::{fs, FreezerState, Pid, Recursive, StatOptions};
 
 /// One file to write.
@@ -93,7 +93,10 @@ fn enable_controllers(parent: &Path, needed: &BTreeSet<String>) -> Result<()> {
     let available = words(&parent.join(CGROUP_CONTROLLERS))?;
     if let Some(missing) = needed.iter().find(|c| !available.contains(*c)) {
         return Err(Error::ControllerMissing {
-            controller: format!("{missing} (not in {})", parent.join(CGROUP_CONTROLLERS).display()),
+            controller: format!(
+                "{missing} (not in {})",
+                parent.join(CGROUP_CONTROLLERS).display()
+            ),
             needed_by: "resources",
         });
     }
@@ -193,6 +196,16 @@ impl Manager {
         Ok(())
     }
 
+    /// The cgroup's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The one directory, under an empty hierarchy name.
+    pub fn hierarchy_dirs(&self) -> Vec<(String, PathBuf)> {
+        vec![(String::new(), self.dir.clone())]
+    }
+
     pub fn add(&self, pid: Pid) -> Result<()> {
         fs::write_pid(&self.dir.join(CGROUP_PROCS), pid.0)
     }
@@ -267,6 +280,9 @@ impl Manager {
         pids::stat(&self.dir, opts, &mut stats)?;
         io::stat(&self.dir, opts, &mut stats)?;
         hugetlb::stat(&self.dir, &mut stats)?;
+        cpuset::stat(&self.dir, &mut stats)?;
+        stats.cpu.psi = read_psi(&self.dir.join(CPU_PRESSURE))?;
+        stats.blkio.psi = read_psi(&self.dir.join(IO_PRESSURE))?;
         Ok(stats)
     }
 }

@@ -7,7 +7,7 @@ use super::manager::Setting;
 use crate::error::{Error, Result};
 use crate::fs;
 use crate::resources::Resources;
-use crate::stats::{MemoryEntry, Stats};
+use crate::stats::{read_psi, MemoryEntry, MemoryEventCount, Stats};
 use crate::StatOptions;
 
 /// OCI value -> v2 file value: 0 is unset (None), -1 (or below) is "max".
@@ -126,5 +126,17 @@ pub(crate) fn stat(dir: &Path, opts: StatOptions, stats: &mut Stats) -> Result<(
         s.cache = raw.get("file").copied().unwrap_or(0);
         s.raw = raw;
     }
+    // The root cgroup has no memory.events.
+    if let Some(ev) = fs::read_flat_keyed_opt(&dir.join(MEMORY_EVENTS), true)? {
+        let get = |k: &str| ev.get(k).copied().unwrap_or(0);
+        s.event_count = MemoryEventCount {
+            low: get("low"),
+            high: get("high"),
+            max: get("max"),
+            oom: get("oom"),
+            oom_kill: get("oom_kill"),
+        };
+    }
+    s.psi = read_psi(&dir.join(MEMORY_PRESSURE))?;
     Ok(())
 }

@@ -121,7 +121,10 @@ fn failure_leaves_nothing_and_names_file() {
     r.unified.insert("memory.nosuch".into(), "7".into());
     let err = Cgroup::new_in(&h, CgroupPath::static_path("/f/g"), &r).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("memory.nosuch") && msg.contains("\"7\""), "{msg}");
+    assert!(
+        msg.contains("memory.nosuch") && msg.contains("\"7\""),
+        "{msg}"
+    );
     assert!(!t.path().join("unified/f").exists());
     // Conversion errors happen before anything is created.
     let r = Resources {

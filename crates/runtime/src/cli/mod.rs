@@ -98,7 +98,9 @@ impl Cli {
 pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug)?;
     if cli.systemd_cgroup || cli.cgroup_manager == Some(CgroupManager::Systemd) {
-        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs");
+        anyhow::bail!(
+            "--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs"
+        );
     }
     let root = &cli.root;
     match &cli.command {

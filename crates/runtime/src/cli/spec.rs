@@ -97,7 +97,19 @@ mod tests {
     #[test]
     fn default_spec_parses_as_an_oci_spec() {
         let spec: oci_spec::runtime::Spec = serde_json::from_value(default_spec()).unwrap();
-        assert_eq!(spec.process().as_ref().unwrap().args().as_ref().unwrap()[0], "sh");
-        assert_eq!(spec.linux().as_ref().unwrap().namespaces().as_ref().unwrap().len(), 6);
+        assert_eq!(
+            spec.process().as_ref().unwrap().args().as_ref().unwrap()[0],
+            "sh"
+        );
+        assert_eq!(
+            spec.linux()
+                .as_ref()
+                .unwrap()
+                .namespaces()
+                .as_ref()
+                .unwrap()
+                .len(),
+            6
+        );
     }
 }

@@ -77,7 +77,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     logging::debug(&format!("cgroup {} created", cgroup.path().display()));
     let cgroups_sources = CgroupSources {
         private_ns: bundle.has_namespace(LinuxNamespaceType::Cgroup),
-        dirs: Vec::new(), // FIXME(cgroups dirs)
+        dirs: cgroup.dirs(),
     };
     let cgroup = undo.cgroup.insert(cgroup);
 

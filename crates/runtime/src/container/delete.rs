@@ -7,8 +7,8 @@ use anyhow::{bail, Context};
 use cgroups::{Cgroup, CgroupPath, Recursive};
 
 use super::{Container, Status};
-use crate::state::{StoreError, Store};
 use crate::logging;
+use crate::state::{Store, StoreError};
 
 /// How long delete waits for killed processes to be gone.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -46,7 +46,8 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
         // Without a private pid namespace the init's death does not end its children.
         if let Some(cg) = container.cgroup() {
             if !cg.processes(Recursive::Yes).unwrap_or_default().is_empty() {
-                cg.kill().context("kill the container's remaining processes")?;
+                cg.kill()
+                    .context("kill the container's remaining processes")?;
             }
         }
     }

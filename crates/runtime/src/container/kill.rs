@@ -14,7 +14,9 @@ pub fn kill(container: &Container, signal: i32, all: bool) -> anyhow::Result<()>
         let cg = container
             .cgroup()
             .with_context(|| format!("container {}: its cgroup is gone", container.id()))?;
-        let pids = cg.processes(Recursive::Yes).context("list the container's processes")?;
+        let pids = cg
+            .processes(Recursive::Yes)
+            .context("list the container's processes")?;
         for pid in pids {
             // SAFETY: kill(2); a process that already exited is not an error.
             unsafe { libc::kill(pid.0, signal) };

@@ -100,7 +100,10 @@ impl Container {
             return Status::Created;
         }
         if let Some(cg) = self.cgroup() {
-            if matches!(cg.state(), Ok(FreezerState::Frozen) | Ok(FreezerState::Freezing)) {
+            if matches!(
+                cg.state(),
+                Ok(FreezerState::Frozen) | Ok(FreezerState::Freezing)
+            ) {
                 return Status::Paused;
             }
         }
@@ -111,7 +114,11 @@ impl Container {
         OciState {
             oci_version: OCI_VERSION,
             id: &self.state.id,
-            pid: if status == Status::Stopped { 0 } else { self.state.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.state.pid
+            },
             status,
             bundle: &self.state.bundle,
             rootfs: &self.state.rootfs,
@@ -127,12 +134,14 @@ impl Container {
 pub fn cgroup_path_for(cgroups_path: Option<&Path>, id: &str) -> anyhow::Result<CgroupPath> {
     Ok(match cgroups_path {
         None => CgroupPath::static_path(PathBuf::from("/rt").join(id)),
-        Some(p) if p.as_os_str().is_empty() => CgroupPath::static_path(PathBuf::from("/rt").join(id)),
+        Some(p) if p.as_os_str().is_empty() => {
+            CgroupPath::static_path(PathBuf::from("/rt").join(id))
+        }
         Some(p) if p.is_absolute() => CgroupPath::static_path(p),
         Some(p) => {
-            let rel = p.to_str().ok_or_else(|| {
-                anyhow::anyhow!("linux.cgroupsPath {p:?}: not valid UTF-8")
-            })?;
+            let rel = p
+                .to_str()
+                .ok_or_else(|| anyhow::anyhow!("linux.cgroupsPath {p:?}: not valid UTF-8"))?;
             CgroupPath::nested(cgroups::Pid(std::process::id() as i32), rel)?
         }
     })

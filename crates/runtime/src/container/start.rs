@@ -55,7 +55,10 @@ pub fn start(container: &Container) -> anyhow::Result<()> {
             }
         }
         if !container.init_alive() {
-            bail!("container {}: its init exited before it was started", container.id());
+            bail!(
+                "container {}: its init exited before it was started",
+                container.id()
+            );
         }
     }
     fs::remove_file(&fifo_path).with_context(|| format!("remove {}", fifo_path.display()))?;

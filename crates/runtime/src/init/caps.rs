@@ -61,13 +61,22 @@ impl CapSets {
     /// effective must stay within permitted), then raises the ambient ones.
     pub fn apply(&self) -> anyhow::Result<()> {
         caps::set(None, CapSet::Effective, &self.effective).map_err(|e| {
-            anyhow!("process.capabilities.effective {:?}: {e}", names(&self.effective))
+            anyhow!(
+                "process.capabilities.effective {:?}: {e}",
+                names(&self.effective)
+            )
         })?;
         caps::set(None, CapSet::Permitted, &self.permitted).map_err(|e| {
-            anyhow!("process.capabilities.permitted {:?}: {e}", names(&self.permitted))
+            anyhow!(
+                "process.capabilities.permitted {:?}: {e}",
+                names(&self.permitted)
+            )
         })?;
         caps::set(None, CapSet::Inheritable, &self.inheritable).map_err(|e| {
-            anyhow!("process.capabilities.inheritable {:?}: {e}", names(&self.inheritable))
+            anyhow!(
+                "process.capabilities.inheritable {:?}: {e}",
+                names(&self.inheritable)
+            )
         })?;
         // As runc: an ambient capability that is not also permitted and inheritable cannot
         // be raised; that is not an error.

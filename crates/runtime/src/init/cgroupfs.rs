@@ -24,31 +24,36 @@ pub struct CgroupSources {
     pub dirs: Vec<(String, PathBuf)>,
 }
 
-pub fn mount_cgroup(dest: &Path, opts: &MountOptions, sources: &CgroupSources) -> anyhow::Result<()> {
+pub fn mount_cgroup(
+    dest: &Path,
+    opts: &MountOptions,
+    sources: &CgroupSources,
+) -> anyhow::Result<()> {
     create_mountpoint(dest, false)?;
-    let flags = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME);
+    let flags = opts.flags
+        & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME);
     let ro = opts.flags.contains(MsFlags::MS_RDONLY);
     if let [(name, dir)] = sources.dirs.as_slice() {
         if name.is_empty() {
             return mount_unified(dest, dir, flags, ro, sources.private_ns);
         }
     }
-    mount(
-        Some("tmpfs"),
-        dest,
-        Some("tmpfs"),
-        flags,
-        Some("mode=755"),
-    )
-    .context("mount tmpfs for cgroup hierarchies")?;
+    mount(Some("tmpfs"), dest, Some("tmpfs"), flags, Some("mode=755"))
+        .context("mount tmpfs for cgroup hierarchies")?;
     for (name, dir) in &sources.dirs {
         if name.is_empty() {
             continue;
         }
         let target = dest.join(name);
         fs::create_dir_all(&target).with_context(|| format!("mkdir {}", target.display()))?;
-        mount(Some(dir), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .with_context(|| format!("bind {} on {}", dir.display(), target.display()))?;
+        mount(
+            Some(dir),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind {} on {}", dir.display(), target.display()))?;
         let mut bind_flags = MsFlags::MS_BIND | flags;
         if ro {
             bind_flags |= MsFlags::MS_RDONLY;
@@ -76,15 +81,32 @@ fn mount_unified(
     ro: bool,
     private_ns: bool,
 ) -> anyhow::Result<()> {
-    let ro_flag = if ro { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+    let ro_flag = if ro {
+        MsFlags::MS_RDONLY
+    } else {
+        MsFlags::empty()
+    };
     // In a private cgroup namespace a fresh mount shows the namespace root; otherwise
     // (or when the kernel refuses), bind the container's own directory.
     if private_ns
-        && mount(Some("cgroup2"), dest, Some("cgroup2"), flags | ro_flag, None::<&str>).is_ok()
+        && mount(
+            Some("cgroup2"),
+            dest,
+            Some("cgroup2"),
+            flags | ro_flag,
+            None::<&str>,
+        )
+        .is_ok()
     {
         return Ok(());
     }
-    mount(Some(dir), dest, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .with_context(|| format!("bind {} on {}", dir.display(), dest.display()))?;
+    mount(
+        Some(dir),
+        dest,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind {} on {}", dir.display(), dest.display()))?;
     remount(dest, MsFlags::MS_BIND | flags | ro_flag)
 }

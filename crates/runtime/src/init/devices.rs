@@ -64,7 +64,14 @@ fn create_device(rootfs: &Path, dev: &LinuxDevice, bind: bool) -> anyhow::Result
     }
     let dest = secure_join(rootfs, dev.path())?;
     let mode = dev.file_mode().unwrap_or(0o666) & 0o7777;
-    make_node(&dest, kind, dev.major() as u64, dev.minor() as u64, mode, bind)?;
+    make_node(
+        &dest,
+        kind,
+        dev.major() as u64,
+        dev.minor() as u64,
+        mode,
+        bind,
+    )?;
     if dev.uid().is_some() || dev.gid().is_some() {
         chown(
             &dest,
@@ -76,7 +83,14 @@ fn create_device(rootfs: &Path, dev: &LinuxDevice, bind: bool) -> anyhow::Result
     Ok(())
 }
 
-fn make_node(dest: &Path, kind: SFlag, major: u64, minor: u64, mode: u32, bind: bool) -> anyhow::Result<()> {
+fn make_node(
+    dest: &Path,
+    kind: SFlag,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    bind: bool,
+) -> anyhow::Result<()> {
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).with_context(|| format!("mkdir {}", parent.display()))?;
     }

@@ -59,7 +59,11 @@ impl Init {
 
     /// Waits until the child is set up and blocked on the exec fifo, or failed.
     pub fn wait_ready(&self) -> anyhow::Result<()> {
-        match self.sock.wait_report().context("wait for the container init")? {
+        match self
+            .sock
+            .wait_report()
+            .context("wait for the container init")?
+        {
             ChildReport::Ready => Ok(()),
             ChildReport::Failed(msg) => Err(anyhow!(msg)),
             ChildReport::Gone => bail!("container init exited during set-up"),
@@ -150,7 +154,12 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
 }
 
 /// The child's entry point: never returns.
-fn child_main(cfg: &InitConfig, sock: SyncSocket, joined: &[JoinedNamespace], new_cgroup_ns: bool) -> ! {
+fn child_main(
+    cfg: &InitConfig,
+    sock: SyncSocket,
+    joined: &[JoinedNamespace],
+    new_cgroup_ns: bool,
+) -> ! {
     // SAFETY: plain libc calls on our own process.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -196,7 +205,10 @@ fn setup_and_exec(
         .with_context(|| format!("open {}", cfg.fifo.display()))?;
 
     // Join namespaces given by path; the mount namespace last.
-    let mut order: Vec<&JoinedNamespace> = joined.iter().filter(|ns| ns.typ != LinuxNamespaceType::Pid).collect();
+    let mut order: Vec<&JoinedNamespace> = joined
+        .iter()
+        .filter(|ns| ns.typ != LinuxNamespaceType::Pid)
+        .collect();
     order.sort_by_key(|ns| ns.typ == LinuxNamespaceType::Mount);
     for ns in order {
         nix::sched::setns(&ns.fd, ns_flag(ns.typ))
@@ -233,7 +245,8 @@ fn setup_and_exec(
         rootfs::prepare(spec, cfg.rootfs, &cfg.cgroups)?;
         let cwd = path::secure_join(cfg.rootfs, process.cwd())?;
         if !cwd.exists() {
-            fs::create_dir_all(&cwd).with_context(|| format!("process.cwd {}", process.cwd().display()))?;
+            fs::create_dir_all(&cwd)
+                .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
         }
         rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
         rootfs::finish(spec)?;
@@ -247,7 +260,8 @@ fn setup_and_exec(
     let env = process.env().as_deref().unwrap_or(&[]);
     let program = args.first().context("process.args: empty")?;
     let exe = process::find_executable(program, env)?;
-    nix::unistd::chdir(process.cwd()).with_context(|| format!("process.cwd {}", process.cwd().display()))?;
+    nix::unistd::chdir(process.cwd())
+        .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
     caps.apply_bounding()?;
 
     sock.send_ready().context("report ready")?;
@@ -256,7 +270,8 @@ fn setup_and_exec(
 
     process::switch_user(process)?;
     caps.apply()?;
-    nix::unistd::chdir(process.cwd()).with_context(|| format!("process.cwd {}", process.cwd().display()))?;
+    nix::unistd::chdir(process.cwd())
+        .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
     if process.no_new_privileges() == Some(true) {
         process::set_no_new_privs()?;
     }

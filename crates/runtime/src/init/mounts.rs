@@ -112,7 +112,10 @@ pub fn create_mountpoint(path: &Path, file: bool) -> std::io::Result<()> {
     }
     let dir = if file { path.parent() } else { Some(path) };
     if let Some(dir) = dir {
-        fs::DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)?;
     }
     if file {
         fs::OpenOptions::new()
@@ -125,7 +128,12 @@ pub fn create_mountpoint(path: &Path, file: bool) -> std::io::Result<()> {
 }
 
 /// Mounts one spec mount under `rootfs`. `index` names it in errors.
-pub fn mount_entry(rootfs: &Path, index: usize, m: &Mount, cgroup_sources: &CgroupSources) -> anyhow::Result<()> {
+pub fn mount_entry(
+    rootfs: &Path,
+    index: usize,
+    m: &Mount,
+    cgroup_sources: &CgroupSources,
+) -> anyhow::Result<()> {
     let what = format!(
         "mounts[{index}] {} ({})",
         m.destination().display(),
@@ -166,21 +174,39 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup_sources: &CgroupSources) -> anyhow
             .map(|s| s.as_os_str().to_owned())
             .unwrap_or_else(|| typ.into());
         let fstype = if typ.is_empty() { None } else { Some(typ) };
-        let result = mount(Some(src.as_os_str()), &dest, fstype, flags, Some(data.as_str()));
+        let result = mount(
+            Some(src.as_os_str()),
+            &dest,
+            fstype,
+            flags,
+            Some(data.as_str()),
+        );
         match result {
             Ok(()) => {}
             // sysfs cannot be mounted without a private network namespace: bind it, as runc.
             Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
-                mount(Some("/sys"), &dest, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                    .context("bind /sys")?;
+                mount(
+                    Some("/sys"),
+                    &dest,
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+                .context("bind /sys")?;
                 remount(&dest, (flags & !MsFlags::MS_REC) | MsFlags::MS_BIND)?;
             }
             Err(e) => return Err(e).with_context(|| format!("mount {} options {:?}", typ, data)),
         }
     }
     if !opts.propagation.is_empty() {
-        mount(None::<&str>, &dest, None::<&str>, opts.propagation, None::<&str>)
-            .context("set propagation")?;
+        mount(
+            None::<&str>,
+            &dest,
+            None::<&str>,
+            opts.propagation,
+            None::<&str>,
+        )
+        .context("set propagation")?;
     }
     Ok(())
 }
@@ -231,7 +257,14 @@ mod tests {
 
     #[test]
     fn parses_flags_data_and_propagation() {
-        let o = parse(&["nosuid", "noexec", "mode=755", "size=65536k", "rslave", "ro"]);
+        let o = parse(&[
+            "nosuid",
+            "noexec",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+            "ro",
+        ]);
         assert_eq!(
             o.flags,
             MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY

@@ -29,7 +29,10 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> io::Result<PathBuf> {
                 if links > MAX_SYMLINKS {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
-                        format!("{}: too many levels of symbolic links", unsafe_path.display()),
+                        format!(
+                            "{}: too many levels of symbolic links",
+                            unsafe_path.display()
+                        ),
                     ));
                 }
                 let target = fs::read_link(&full)?;

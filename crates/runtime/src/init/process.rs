@@ -32,7 +32,13 @@ fn resource(typ: PosixRlimitType) -> libc::__rlimit_resource_t {
 }
 
 pub fn set_rlimits(process: &Process) -> anyhow::Result<()> {
-    for (i, rl) in process.rlimits().as_deref().unwrap_or(&[]).iter().enumerate() {
+    for (i, rl) in process
+        .rlimits()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
         if rl.soft() > rl.hard() {
             bail!(
                 "process.rlimits[{i}] {}: soft {} is above hard {}",
@@ -82,7 +88,10 @@ pub fn join_session_keyring() -> anyhow::Result<()> {
     if rc < 0 {
         let err = std::io::Error::last_os_error();
         // Kernels without keyrings, or where it is not allowed: carry on, as runc.
-        if !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)) {
+        if !matches!(
+            err.raw_os_error(),
+            Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
+        ) {
             return Err(err).context("join a new session keyring");
         }
     }
@@ -109,7 +118,8 @@ pub fn find_executable(program: &str, env: &[String]) -> anyhow::Result<PathBuf>
         }
         bail!("process.args[0] {program:?}: no such executable file in the container");
     }
-    let path = env_value(env, "PATH").unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let path = env_value(env, "PATH")
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let candidate = Path::new(dir).join(program);
         if is_exec(&candidate) {
@@ -132,8 +142,10 @@ pub fn switch_user(process: &Process) -> anyhow::Result<()> {
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
     setgroups(&gids).with_context(|| format!("process.user.additionalGids {gids:?}: setgroups"))?;
-    setgid(Gid::from_raw(user.gid())).with_context(|| format!("process.user.gid {}", user.gid()))?;
-    setuid(Uid::from_raw(user.uid())).with_context(|| format!("process.user.uid {}", user.uid()))?;
+    setgid(Gid::from_raw(user.gid()))
+        .with_context(|| format!("process.user.gid {}", user.gid()))?;
+    setuid(Uid::from_raw(user.uid()))
+        .with_context(|| format!("process.user.uid {}", user.uid()))?;
     // SAFETY: as above.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     let umask = user.umask().unwrap_or(0o022);
@@ -152,7 +164,9 @@ pub fn set_no_new_privs() -> anyhow::Result<()> {
 fn cstrings(items: &[String], what: &str) -> anyhow::Result<Vec<CString>> {
     items
         .iter()
-        .map(|s| CString::new(s.as_bytes()).map_err(|_| anyhow!("{what} {s:?}: contains a NUL byte")))
+        .map(|s| {
+            CString::new(s.as_bytes()).map_err(|_| anyhow!("{what} {s:?}: contains a NUL byte"))
+        })
         .collect()
 }
 
@@ -161,7 +175,11 @@ pub fn exec(path: &Path, args: &[String], env: &[String]) -> anyhow::Error {
     let prepared = (|| -> anyhow::Result<(CString, Vec<CString>, Vec<CString>)> {
         let p = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| anyhow!("process.args[0]: contains a NUL byte"))?;
-        Ok((p, cstrings(args, "process.args")?, cstrings(env, "process.env")?))
+        Ok((
+            p,
+            cstrings(args, "process.args")?,
+            cstrings(env, "process.env")?,
+        ))
     })();
     let (p, argv, envp) = match prepared {
         Ok(v) => v,
@@ -179,7 +197,12 @@ mod tests {
 
     #[test]
     fn env_value_takes_the_last_definition() {
-        let env = vec!["PATH=/a".to_string(), "X=1".into(), "PATH=/b".into(), "PATHX=no".into()];
+        let env = vec![
+            "PATH=/a".to_string(),
+            "X=1".into(),
+            "PATH=/b".into(),
+            "PATHX=no".into(),
+        ];
         assert_eq!(env_value(&env, "PATH"), Some("/b"));
         assert_eq!(env_value(&env, "Y"), None);
     }

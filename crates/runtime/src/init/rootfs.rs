@@ -21,9 +21,10 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroups: &CgroupSources) -> anyhow::R
         .and_then(|l| l.rootfs_propagation().as_deref())
         .filter(|p| !p.is_empty());
     let flags = match propagation {
-        Some(mode) => propagation_flags(mode)
-            .with_context(|| format!("linux.rootfsPropagation {mode:?}"))?
-            | MsFlags::MS_REC,
+        Some(mode) => {
+            propagation_flags(mode).with_context(|| format!("linux.rootfsPropagation {mode:?}"))?
+                | MsFlags::MS_REC
+        }
         None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
@@ -46,7 +47,11 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroups: &CgroupSources) -> anyhow::R
     let dev_is_bind = spec_mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
-                || m.options().as_deref().unwrap_or(&[]).iter().any(|o| o == "bind" || o == "rbind"))
+                || m.options()
+                    .as_deref()
+                    .unwrap_or(&[])
+                    .iter()
+                    .any(|o| o == "bind" || o == "rbind"))
     });
     if !dev_is_bind {
         let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
@@ -62,7 +67,9 @@ fn make_parent_private(path: &Path) -> anyhow::Result<()> {
     let mut best = 0;
     let info = fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
     for line in info.lines() {
-        let Some(mp) = line.split(' ').nth(4) else { continue };
+        let Some(mp) = line.split(' ').nth(4) else {
+            continue;
+        };
         let mp = unescape(mp);
         if path.starts_with(&mp) && mp.len() >= best {
             best = mp.len();
@@ -70,8 +77,14 @@ fn make_parent_private(path: &Path) -> anyhow::Result<()> {
         }
     }
     if let Some(mp) = mount_point {
-        mount(None::<&str>, mp.as_str(), None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-            .with_context(|| format!("make {mp} private"))?;
+        mount(
+            None::<&str>,
+            mp.as_str(),
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .with_context(|| format!("make {mp} private"))?;
     }
     Ok(())
 }
@@ -100,14 +113,26 @@ fn unescape(s: &str) -> String {
 pub fn enter(rootfs: &Path, no_pivot: bool) -> anyhow::Result<()> {
     chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
     if no_pivot {
-        mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-            .context("--no-pivot: move the rootfs to /")?;
+        mount(
+            Some(rootfs),
+            "/",
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .context("--no-pivot: move the rootfs to /")?;
         chroot(".").context("--no-pivot: chroot")?;
     } else {
         // pivot_root(".", ".") stacks the old root under the new one; unmount it lazily.
         pivot_root(".", ".").context("pivot_root")?;
-        mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-            .context("make the old root a slave")?;
+        mount(
+            None::<&str>,
+            ".",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .context("make the old root a slave")?;
         umount2(".", MntFlags::MNT_DETACH).context("unmount the old root")?;
     }
     chdir("/").context("chdir /")?;
@@ -122,8 +147,14 @@ pub fn finish(spec: &Spec) -> anyhow::Result<()> {
         .filter(|p| !p.is_empty())
     {
         if let Some(flags) = propagation_flags(mode) {
-            mount(None::<&str>, "/", None::<&str>, flags | MsFlags::MS_REC, None::<&str>)
-                .with_context(|| format!("linux.rootfsPropagation {mode:?}"))?;
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                flags | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .with_context(|| format!("linux.rootfsPropagation {mode:?}"))?;
         }
     }
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
@@ -135,27 +166,41 @@ pub fn finish(spec: &Spec) -> anyhow::Result<()> {
                 .with_context(|| format!("linux.sysctl {key:?}={:?}", sysctl[key]))?;
         }
     }
-    for p in linux.and_then(|l| l.readonly_paths().as_deref()).unwrap_or(&[]) {
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_deref())
+        .unwrap_or(&[])
+    {
         readonly_path(Path::new(p)).with_context(|| format!("linux.readonlyPaths {p:?}"))?;
     }
-    for p in linux.and_then(|l| l.masked_paths().as_deref()).unwrap_or(&[]) {
+    for p in linux
+        .and_then(|l| l.masked_paths().as_deref())
+        .unwrap_or(&[])
+    {
         mask_path(Path::new(p)).with_context(|| format!("linux.maskedPaths {p:?}"))?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        remount(Path::new("/"), MsFlags::MS_BIND | MsFlags::MS_RDONLY)
-            .context("root.readonly")?;
+        remount(Path::new("/"), MsFlags::MS_BIND | MsFlags::MS_RDONLY).context("root.readonly")?;
     }
     Ok(())
 }
 
 /// Paths are already inside the new root; symlinks resolve within it, since it is `/`.
 fn readonly_path(path: &Path) -> anyhow::Result<()> {
-    match mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
+    match mount(
+        Some(path),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
         Ok(()) => {}
         Err(nix::errno::Errno::ENOENT) => return Ok(()),
         Err(e) => return Err(e).context("bind"),
     }
-    remount(path, MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_REC)
+    remount(
+        path,
+        MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_REC,
+    )
 }
 
 fn mask_path(path: &Path) -> anyhow::Result<()> {
@@ -173,7 +218,13 @@ fn mask_path(path: &Path) -> anyhow::Result<()> {
             Some("size=0k"),
         )
     } else {
-        mount(Some("/dev/null"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        mount(
+            Some("/dev/null"),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
     };
     match result {
         Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(()),

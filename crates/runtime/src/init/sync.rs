@@ -82,9 +82,8 @@ impl SyncSocket {
         let mut buf = vec![0u8; 8192];
         loop {
             // SAFETY: buf is a valid writable buffer for its length.
-            let n = unsafe {
-                libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0)
-            };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n >= 0 {
                 buf.truncate(n as usize);
                 return Ok(buf);

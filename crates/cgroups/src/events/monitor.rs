@@ -1,0 +1,153 @@
+//! One epoll over many watchers, keyed by the caller (e.g. a container id). No threads.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::sys::{self, sys_err};
+use super::watch::{Watch, Watcher};
+use super::Event;
+use crate::error::Result;
+
+const EPOLL: &str = "[epoll]";
+
+/// Many cgroups' watchers behind one epoll fd. Dropping the monitor closes every fd.
+///
+/// The monitor's own fd ([`AsFd`]) becomes readable when any watcher is ready, so it can
+/// sit inside a bigger event loop.
+#[derive(Debug)]
+pub struct EventMonitor<K> {
+    epoll: OwnedFd,
+    /// token -> (key, watcher)
+    entries: BTreeMap<u64, (K, Watch)>,
+    next: u64,
+}
+
+impl<K: Clone + PartialEq> EventMonitor<K> {
+    /// An empty monitor.
+    pub fn new() -> Result<Self> {
+        let epoll = sys::epoll().map_err(sys_err("epoll_create1", Path::new(EPOLL)))?;
+        Ok(EventMonitor {
+            epoll,
+            entries: BTreeMap::new(),
+            next: 0,
+        })
+    }
+
+    /// Watch `watcher` under `key` (one key may have several watchers).
+    pub fn add(&mut self, key: K, watcher: impl Into<Watcher>) -> Result<()> {
+        let w = watcher.into().0;
+        let token = self.next;
+        let mut ev = libc::epoll_event {
+            events: w.interest(),
+            u64: token,
+        };
+        // SAFETY: both fds are open; ev is a valid epoll_event.
+        let rc = unsafe {
+            libc::epoll_ctl(
+                self.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                w.fd().as_raw_fd(),
+                &mut ev,
+            )
+        };
+        if rc < 0 {
+            return Err(sys_err("epoll_ctl(ADD)", Path::new(EPOLL))(
+                std::io::Error::last_os_error(),
+            ));
+        }
+        self.next += 1;
+        self.entries.insert(token, (key, w));
+        Ok(())
+    }
+
+    /// Stop watching everything under `key`; the watchers are handed back (drop them to
+    /// close their fds).
+    pub fn remove(&mut self, key: &K) -> Vec<Watcher> {
+        let tokens: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|(_, (k, _))| k == key)
+            .map(|(t, _)| *t)
+            .collect();
+        tokens
+            .into_iter()
+            .filter_map(|t| self.take(t))
+            .map(Watcher)
+            .collect()
+    }
+
+    fn take(&mut self, token: u64) -> Option<Watch> {
+        let (_, w) = self.entries.remove(&token)?;
+        // SAFETY: both fds are open. Failure (already gone) changes nothing for us.
+        unsafe {
+            libc::epoll_ctl(
+                self.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                w.fd().as_raw_fd(),
+                std::ptr::null_mut(),
+            );
+        }
+        Some(w)
+    }
+
+    /// Number of watchers.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing is watched.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Wait up to `timeout` (None: forever) for events; empty on timeout. Watchers whose
+    /// cgroup was removed report [`Event::Removed`] once and are dropped.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Vec<(K, Event)>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut buf = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            // SAFETY: buf is valid for buf.len() events.
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epoll.as_raw_fd(),
+                    buf.as_mut_ptr(),
+                    buf.len() as libc::c_int,
+                    sys::timeout_ms(left),
+                )
+            };
+            if n < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(sys_err("epoll_wait", Path::new(EPOLL))(err));
+            }
+            let mut out = Vec::new();
+            for ev in &buf[..n as usize] {
+                let (token, revents) = (ev.u64, ev.events);
+                let Some((key, w)) = self.entries.get_mut(&token) else {
+                    continue;
+                };
+                let r = w.on_ready(revents)?;
+                let Some(event) = w.event(r) else { continue };
+                let key = key.clone();
+                if event == Event::Removed {
+                    self.take(token);
+                }
+                out.push((key, event));
+            }
+            if !out.is_empty() || left.is_some_and(|l| l.is_zero()) {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+impl<K> AsFd for EventMonitor<K> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+}

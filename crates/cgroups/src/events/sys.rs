@@ -1,0 +1,173 @@
+//! Thin, fd-owning wrappers over the syscalls the event readers use: eventfd, inotify,
+//! epoll, poll. Every fd is close-on-exec and owned (closed on drop).
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// An error of `call` on the file `path`.
+pub(crate) fn sys_err<'a>(
+    call: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Event {
+        call,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Turn a returned fd into an OwnedFd, or the last OS error.
+fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A non-blocking, close-on-exec eventfd.
+pub(crate) fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd has no memory-safety preconditions.
+    owned(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })
+}
+
+/// A non-blocking, close-on-exec inotify instance.
+pub(crate) fn inotify() -> io::Result<OwnedFd> {
+    // SAFETY: inotify_init1 has no memory-safety preconditions.
+    owned(unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) })
+}
+
+/// An epoll instance.
+pub(crate) fn epoll() -> io::Result<OwnedFd> {
+    // SAFETY: epoll_create1 has no memory-safety preconditions.
+    owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+}
+
+fn cpath(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+}
+
+/// Open `path` close-on-exec with `flags` (O_RDONLY, O_RDWR...).
+pub(crate) fn open(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let c = cpath(path)?;
+    // SAFETY: c is a valid NUL-terminated string.
+    owned(unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) })
+}
+
+/// Add an inotify watch for `mask` on `path`.
+pub(crate) fn add_watch(ino: &OwnedFd, path: &Path, mask: u32) -> io::Result<i32> {
+    let c = cpath(path)?;
+    // SAFETY: c is a valid NUL-terminated string; ino is an inotify fd.
+    let wd = unsafe { libc::inotify_add_watch(ino.as_raw_fd(), c.as_ptr(), mask) };
+    if wd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(wd)
+}
+
+/// Read an eventfd's counter; 0 when it is not signalled.
+pub(crate) fn read_eventfd(fd: &OwnedFd) -> io::Result<u64> {
+    let mut v: u64 = 0;
+    loop {
+        // SAFETY: v is a valid, writable 8-byte buffer.
+        let n = unsafe { libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+        if n == 8 {
+            return Ok(v);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) => return Ok(0),
+            _ => return Err(err),
+        }
+    }
+}
+
+/// Drain a non-blocking inotify fd; returns the masks of the events read.
+pub(crate) fn drain_inotify(fd: &OwnedFd) -> io::Result<Vec<(i32, u32)>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: buf is a valid, writable buffer of buf.len() bytes.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) => return Ok(out),
+                _ => return Err(err),
+            }
+        }
+        let n = n as usize;
+        let head = std::mem::size_of::<libc::inotify_event>();
+        let mut off = 0;
+        while off + head <= n {
+            // SAFETY: the kernel wrote a whole inotify_event at off (checked against n);
+            // read_unaligned copes with the byte buffer's alignment.
+            let ev: libc::inotify_event =
+                unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
+            out.push((ev.wd, ev.mask));
+            off += head + ev.len as usize;
+        }
+        if n == 0 {
+            return Ok(out);
+        }
+    }
+}
+
+/// poll(2) one fd for `events`, waiting up to `timeout` (None: forever); the revents.
+pub(crate) fn poll_one(
+    fd: &OwnedFd,
+    events: libc::c_short,
+    timeout: Option<Duration>,
+) -> io::Result<libc::c_short> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    let ms = timeout_ms(timeout);
+    loop {
+        // SAFETY: p is one valid pollfd.
+        let rc = unsafe { libc::poll(&mut p, 1, ms) };
+        if rc >= 0 {
+            return Ok(if rc == 0 { 0 } else { p.revents });
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(err);
+        }
+    }
+}
+
+/// A timeout in milliseconds for poll/epoll_wait: -1 is forever; rounded up so a short
+/// timeout does not become a busy 0.
+pub(crate) fn timeout_ms(timeout: Option<Duration>) -> libc::c_int {
+    match timeout {
+        None => -1,
+        Some(d) => {
+            let ms = d.as_micros().div_ceil(1000);
+            ms.min(libc::c_int::MAX as u128) as libc::c_int
+        }
+    }
+}
+
+/// Write all of `data` to `fd` in one write(2).
+pub(crate) fn write_fd(fd: &OwnedFd, data: &[u8]) -> io::Result<()> {
+    // SAFETY: data is a valid buffer of data.len() bytes.
+    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if n as usize != data.len() {
+        return Err(io::Error::new(io::ErrorKind::WriteZero, "short write"));
+    }
+    Ok(())
+}

@@ -1,0 +1,377 @@
+//! The container lifecycle through `rt`: create, start, state, kill, delete, run, list,
+//! spec, features, on real busybox containers.
+
+use std::fs;
+use std::process::Stdio;
+use std::time::Duration;
+
+use rt_tests::*;
+use serde_json::json;
+
+#[test]
+fn create_start_kill_delete() {
+    let env = Env::new("lifecycle");
+    let id = env.id("c");
+    let config = env.config(&id, &["sleep", "1000"]);
+    let pid_file = env.tmp.join("init.pid");
+    let bundle = env.bundle(&id, &config);
+    let out = env.rt(&[
+        "create",
+        &id,
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+    ]);
+    assert_ok(&out, "create");
+
+    let state = state_json(&env.rt(&["state", &id]));
+    assert_eq!(state["status"], "created");
+    assert_eq!(state["id"], id.as_str());
+    assert_eq!(state["ociVersion"], "1.2.0");
+    assert_eq!(
+        state["bundle"],
+        bundle.canonicalize().unwrap().to_str().unwrap()
+    );
+    assert!(state["created"].as_str().unwrap().ends_with('Z'));
+    let pid = state["pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    assert_eq!(fs::read_to_string(&pid_file).unwrap(), pid.to_string());
+    // The init waits on the exec fifo: it has not exec'd sleep yet.
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_ne!(comm.trim(), "sleep");
+    // It is in its cgroup already.
+    assert!(procs_in_cgroup(&env.cgroup_path(&id)).contains(&(pid as i32)));
+
+    assert_ok(&env.rt(&["start", &id]), "start");
+    assert_eq!(env.status(&id), "running");
+    std::thread::sleep(Duration::from_millis(50));
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "sleep");
+
+    // A second start is refused.
+    assert_fails_with(
+        &env.rt(&["start", &id]),
+        "only a created container can be started",
+    );
+    // Deleting a running container without --force is refused and changes nothing.
+    assert_fails_with(&env.rt(&["delete", &id]), "not stopped");
+    assert_eq!(env.status(&id), "running");
+
+    assert_ok(&env.rt(&["kill", &id, "KILL"]), "kill");
+    env.wait_status(&id, "stopped");
+    let state = state_json(&env.rt(&["state", &id]));
+    assert_eq!(state["pid"], 0);
+    // Killing a stopped container is an error, as runc.
+    assert_fails_with(&env.rt(&["kill", &id]), "not running");
+
+    assert_ok(&env.rt(&["delete", &id]), "delete");
+    env.assert_clean(&id, Some(&bundle));
+    assert_fails_with(&env.rt(&["state", &id]), "does not exist");
+}
+
+#[test]
+fn kill_default_signal_is_sigterm_and_names_and_numbers_work() {
+    let env = Env::new("killsig");
+    for (i, sig) in ["", "TERM", "SIGTERM", "15", "sigterm"].iter().enumerate() {
+        let id = env.id(&format!("k{i}"));
+        // sh as pid 1 ignores SIGTERM unless it traps it.
+        let config = env.config(
+            &id,
+            &[
+                "sh",
+                "-c",
+                "trap 'exit 7' TERM; while :; do sleep 0.05; done",
+            ],
+        );
+        env.create(&id, &config);
+        assert_ok(&env.rt(&["start", &id]), "start");
+        std::thread::sleep(Duration::from_millis(100));
+        let mut args = vec!["kill", id.as_str()];
+        if !sig.is_empty() {
+            args.push(sig);
+        }
+        assert_ok(&env.rt(&args), "kill");
+        env.wait_status(&id, "stopped");
+        assert_ok(&env.rt(&["delete", &id]), "delete");
+        env.assert_clean(&id, None);
+    }
+}
+
+#[test]
+fn kill_all_signals_every_process() {
+    let env = Env::new("killall");
+    let id = env.id("c");
+    let mut config = env.config(&id, &["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    // Without a private pid namespace the children outlive the init unless all are killed.
+    let namespaces = json!([{ "type": "mount" }, { "type": "uts" }, { "type": "ipc" }]);
+    set(&mut config, "/linux/namespaces", namespaces);
+    env.create(&id, &config);
+    assert_ok(&env.rt(&["start", &id]), "start");
+    std::thread::sleep(Duration::from_millis(200));
+    let cg = env.cgroup_path(&id);
+    assert_eq!(procs_in_cgroup(&cg).len(), 3, "sh and two sleeps");
+    assert_ok(&env.rt(&["kill", "--all", &id, "9"]), "kill --all");
+    env.wait_status(&id, "stopped");
+    for _ in 0..100 {
+        if procs_in_cgroup(&cg).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(procs_in_cgroup(&cg).is_empty());
+    assert_ok(&env.rt(&["delete", &id]), "delete");
+    env.assert_clean(&id, None);
+}
+
+#[test]
+fn delete_force_kills_a_running_container_and_ignores_unknown_ids() {
+    let env = Env::new("delforce");
+    let id = env.id("c");
+    let bundle = env.create(&id, &env.config(&id, &["sleep", "1000"]));
+    assert_ok(&env.rt(&["start", &id]), "start");
+    assert_ok(&env.rt(&["delete", "--force", &id]), "delete --force");
+    env.assert_clean(&id, Some(&bundle));
+    // As runc: delete --force of an unknown container exits 0; without --force it fails.
+    assert_ok(
+        &env.rt(&["delete", "--force", "no-such-container"]),
+        "delete -f unknown",
+    );
+    assert_fails_with(&env.rt(&["delete", "no-such-container"]), "does not exist");
+}
+
+#[test]
+fn delete_force_of_a_created_container() {
+    let env = Env::new("delcreated");
+    let id = env.id("c");
+    let bundle = env.create(&id, &env.config(&id, &["true"]));
+    assert_fails_with(&env.rt(&["delete", &id]), "not stopped");
+    assert_eq!(env.status(&id), "created");
+    assert_ok(&env.rt(&["delete", "-f", &id]), "delete -f");
+    env.assert_clean(&id, Some(&bundle));
+}
+
+#[test]
+fn run_returns_the_exit_status() {
+    let env = Env::new("runexit");
+    let id = env.id("c");
+    let out = env.run(
+        &id,
+        &env.config(&id, &["sh", "-c", "echo out; echo err >&2; exit 42"]),
+    );
+    assert_eq!(out.status.code(), Some(42), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "out\n");
+    assert_eq!(stderr(&out), "err\n");
+    env.assert_clean(&id, None);
+}
+
+#[test]
+fn run_reports_death_by_signal_as_128_plus_n() {
+    let env = Env::new("runsig");
+    // A child killed by SIGKILL: its status reaches `rt run` through the shell's exit.
+    let id2 = env.id("c");
+    let out = env.run(
+        &id2,
+        &env.config(
+            &id2,
+            &["sh", "-c", "sleep 5 & kill -KILL $!; wait $!; exit $?"],
+        ),
+    );
+    assert_eq!(out.status.code(), Some(137), "stderr: {}", stderr(&out));
+    // Without a pid namespace the init is not pid 1 and dies of its own signal.
+    let id3 = env.id("c");
+    let mut config = env.config(&id3, &["sh", "-c", "kill -TERM $$; sleep 5"]);
+    set(
+        &mut config,
+        "/linux/namespaces",
+        json!([{ "type": "mount" }]),
+    );
+    set(&mut config, "/hostname", json!(""));
+    let out = env.run(&id3, &config);
+    assert_eq!(
+        out.status.code(),
+        Some(128 + 15),
+        "stderr: {}",
+        stderr(&out)
+    );
+    env.assert_clean(&id3, None);
+}
+
+#[test]
+fn run_forwards_sigterm_to_the_container() {
+    let env = Env::new("runfwd");
+    let id = env.id("c");
+    let config = env.config(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done",
+        ],
+    );
+    let bundle = env.bundle(&id, &config);
+    let child = env
+        .rt_cmd(&["run", "-b", bundle.to_str().unwrap(), &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.wait_status(&id, "running");
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
+    assert!(stdout(&out).contains("got-term"));
+    env.assert_clean(&id, Some(&bundle));
+}
+
+#[test]
+fn run_detached_leaves_the_container_running() {
+    let env = Env::new("rundetach");
+    let id = env.id("c");
+    let bundle = env.bundle(&id, &env.config(&id, &["sleep", "1000"]));
+    let out = env.rt(&["run", "-d", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert_ok(&out, "run -d");
+    assert_eq!(env.status(&id), "running");
+    let list = env.rt(&["list", "--format", "json"]);
+    assert_ok(&list, "list");
+    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(rows[0]["id"], id.as_str());
+    assert_eq!(rows[0]["status"], "running");
+    let quiet = env.rt(&["list", "-q"]);
+    assert_eq!(stdout(&quiet), format!("{id}\n"));
+    assert_ok(&env.rt(&["delete", "--force", &id]), "delete");
+    env.assert_clean(&id, Some(&bundle));
+}
+
+#[test]
+fn options_may_follow_the_id_and_globals_the_subcommand() {
+    let env = Env::new("argorder");
+    let id = env.id("c");
+    let bundle = env.bundle(&id, &env.config(&id, &["true"]));
+    let root = env.root.to_str().unwrap().to_string();
+    // Not through env.rt, which puts --root first; stdio not piped (the init inherits it).
+    let status = std::process::Command::new(rt_bin())
+        .args([
+            "create",
+            &id,
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--root",
+            &root,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "create ID --bundle B --root R: {status}");
+    assert_eq!(env.status(&id), "created");
+    assert_ok(&env.rt(&["delete", "-f", &id]), "delete");
+}
+
+#[test]
+fn preserve_fds_passes_extra_fds() {
+    let env = Env::new("preservefds");
+    let id = env.id("c");
+    let check = "cat <&3; [ -e /proc/$$/fd/4 ] && echo fd4-open || echo fd4-closed";
+    let config = env.config(&id, &["sh", "-c", check]);
+    let bundle = env.bundle(&id, &config);
+    let file = env.tmp.join("fd3.txt");
+    fs::write(&file, "from-fd-3\n").unwrap();
+    let script = format!(
+        "exec 3<{} 4</dev/null; exec {} --root {} run --preserve-fds 1 -b {} {}",
+        file.display(),
+        rt_bin().display(),
+        env.root.display(),
+        bundle.display(),
+        id
+    );
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_ok(&out, "run --preserve-fds 1");
+    // fd 3 is passed; fd 4 (open in rt but not preserved) is not.
+    assert_eq!(stdout(&out), "from-fd-3\nfd4-closed\n");
+}
+
+#[test]
+fn spec_writes_a_config_that_runs() {
+    let env = Env::new("spec");
+    let dir = env.tmp.join("specbundle");
+    fs::create_dir_all(&dir).unwrap();
+    assert_ok(
+        &env.rt(&["spec", "--bundle", dir.to_str().unwrap()]),
+        "spec",
+    );
+    // A second spec refuses to overwrite it.
+    assert_fails_with(
+        &env.rt(&["spec", "--bundle", dir.to_str().unwrap()]),
+        "config.json",
+    );
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["process"]["args"], json!(["sh"]));
+    let id = env.id("c");
+    set(&mut config, "/root/path", json!(rootfs()));
+    set(
+        &mut config,
+        "/process/args",
+        json!(["sh", "-c", "echo spec-ok"]),
+    );
+    set(
+        &mut config,
+        "/linux/cgroupsPath",
+        json!(env.cgroup_path(&id)),
+    );
+    let out = env.run(&id, &config);
+    assert_ok(&out, "run spec config");
+    assert_eq!(stdout(&out), "spec-ok\n");
+}
+
+#[test]
+fn features_prints_runtime_spec_features() {
+    let env = Env::new("features");
+    let out = env.rt(&["features"]);
+    assert_ok(&out, "features");
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    let ns = f["linux"]["namespaces"].as_array().unwrap();
+    assert!(ns.contains(&json!("pid")) && ns.contains(&json!("mount")));
+    assert!(f["mountOptions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("rbind")));
+}
+
+#[test]
+fn json_log_records_errors() {
+    let env = Env::new("jsonlog");
+    let log = env.tmp.join("log.json");
+    let out = env.rt(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        "nope",
+    ]);
+    assert_fails_with(&out, "does not exist");
+    let text = fs::read_to_string(&log).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("does not exist"));
+    assert!(last["time"].as_str().is_some());
+}
+
+#[test]
+fn version_and_help_exit_zero_and_unknown_commands_fail() {
+    let env = Env::new("version");
+    let out = env.rt(&["--version"]);
+    assert_ok(&out, "--version");
+    assert!(stdout(&out).starts_with("rt "));
+    // podman probes checkpoint support this way: rt has none, so it must exit non-zero.
+    let out = env.rt(&["checkpoint", "--help"]);
+    assert_eq!(out.status.code(), Some(1));
+}
