@@ -223,11 +223,20 @@ impl Env {
             .to_string()
     }
 
-    /// Waits until `rt state` reports `status` (the init may take a moment to exit).
+    /// Waits until `rt state` reports `status` (the container may not exist yet, or its
+    /// init may take a moment to exit).
     pub fn wait_status(&self, id: &str, status: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let now = self.status(id);
+            let out = self.rt(&["state", id]);
+            let now = if out.status.success() {
+                state_json(&out)["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            } else {
+                stderr(&out)
+            };
             if now == status {
                 return;
             }
@@ -261,9 +270,11 @@ impl Env {
             "a mount of the rootfs is left behind in the host's mount table"
         );
         let cg = self.cgroup_path(id);
-        for pid in procs_in_cgroup(&cg) {
-            panic!("process {pid} left behind in cgroup {cg}");
-        }
+        let left = procs_in_cgroup(&cg);
+        assert!(
+            left.is_empty(),
+            "processes {left:?} left behind in cgroup {cg}"
+        );
     }
 }
 

@@ -23,6 +23,11 @@ mod v2;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

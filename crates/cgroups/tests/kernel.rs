@@ -131,7 +131,15 @@ fn kill_frozen_cgroup_with_children() {
     let kid = cg.child("kid", &Resources::default()).unwrap();
     let a = Sleeper::spawn();
     let b = Sleeper::spawn();
-    cg.add(a.pid()).unwrap();
+    if mode() == Mode::Unified {
+        // v2: no processes in a cgroup whose children have controllers enabled.
+        cg.child("kid2", &Resources::default())
+            .unwrap()
+            .add(a.pid())
+            .unwrap();
+    } else {
+        cg.add(a.pid()).unwrap();
+    }
     kid.add(b.pid()).unwrap();
     let mut all = cg.processes(Recursive::Yes).unwrap();
     all.sort_by_key(|p| p.0);

@@ -120,9 +120,6 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
             if !path.is_absolute() {
                 bail!("linux.namespaces[{i}].path {path:?}: must be an absolute path");
             }
-            if ns.typ() == LinuxNamespaceType::Cgroup {
-                // Allowed: joined after the init is placed in its cgroup.
-            }
         }
     }
     let has_new = |t| seen.contains(&t);

@@ -96,10 +96,6 @@ impl Store {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Creates the directory of a new container exclusively and locks it.
     pub fn create(&self, id: &str) -> Result<ContainerDir> {
         validate_id(id)?;
@@ -151,7 +147,6 @@ impl Store {
 
 /// A locked container directory. The lock is released when this is dropped.
 pub struct ContainerDir {
-    id: String,
     path: PathBuf,
     lock: File,
 }
@@ -171,17 +166,10 @@ impl ContainerDir {
         if !path.exists() {
             return Err(StoreError::NotFound(id.to_string()));
         }
-        Ok(ContainerDir {
-            id: id.to_string(),
-            path,
-            lock,
-        })
+        Ok(ContainerDir { path, lock })
     }
 
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -193,10 +181,6 @@ impl ContainerDir {
 
     pub fn fifo_path(&self) -> PathBuf {
         self.path.join(EXEC_FIFO)
-    }
-
-    pub fn has_state(&self) -> bool {
-        self.path.join(STATE_FILE).exists()
     }
 
     pub fn load(&self) -> Result<State> {

@@ -20,6 +20,7 @@ enum Source {
     MemoryEvents {
         ino: OwnedFd,
         file: PathBuf,
+        dir: PathBuf,
         last: u64,
     },
     /// v2 pressure: a PSI trigger fd, ready with POLLPRI.
@@ -67,11 +68,20 @@ impl Watch {
         let ino = sys::inotify().map_err(sys_err("inotify_init1", dir))?;
         sys::add_watch(&ino, &file, libc::IN_MODIFY)
             .map_err(sys_err("inotify_add_watch", &file))?;
-        sys::add_watch(&ino, dir, libc::IN_DELETE_SELF)
-            .map_err(sys_err("inotify_add_watch", dir))?;
+        // cgroupfs reports no IN_DELETE_SELF for a removed cgroup (its directories keep
+        // their link count), but the parent sees IN_DELETE: watch that, then check.
+        if let Some(parent) = dir.parent() {
+            sys::add_watch(&ino, parent, libc::IN_DELETE | libc::IN_ONLYDIR)
+                .map_err(sys_err("inotify_add_watch", parent))?;
+        }
         let last = oom_kills(&file)?;
         Ok(Watch {
-            src: Source::MemoryEvents { ino, file, last },
+            src: Source::MemoryEvents {
+                ino,
+                file,
+                dir: dir.to_path_buf(),
+                last,
+            },
             kind: MemoryEvent::Oom,
             removed: false,
         })
@@ -142,11 +152,17 @@ impl Watch {
                     Readout::Count(n)
                 }
             }
-            Source::MemoryEvents { ino, file, last } => {
+            Source::MemoryEvents {
+                ino,
+                file,
+                dir,
+                last,
+            } => {
                 let evs = sys::drain_inotify(ino).map_err(sys_err("read inotify", file))?;
-                let gone = evs
-                    .iter()
-                    .any(|(_, m)| m & (libc::IN_DELETE_SELF | libc::IN_IGNORED) != 0);
+                let gone = evs.iter().any(|(_, m)| {
+                    m & (libc::IN_DELETE_SELF | libc::IN_IGNORED) != 0
+                        || (m & libc::IN_DELETE != 0 && !dir.exists())
+                });
                 match (gone, oom_kills(file)) {
                     (true, _) => Readout::Removed,
                     (false, Err(e)) if gone_error(&e) => Readout::Removed,

@@ -42,9 +42,11 @@ impl Insn {
             imm,
         }
     }
+    #[cfg(test)]
     pub fn dst(&self) -> usize {
         (self.regs & 0x0f) as usize
     }
+    #[cfg(test)]
     pub fn src(&self) -> usize {
         (self.regs >> 4) as usize
     }
@@ -98,14 +100,7 @@ pub(crate) const PROG_NAME: &str = "cgroups_devices";
 fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
     // SAFETY: attr is a valid, initialized bpf_attr variant of size_of::<T>() bytes whose
     // pointers (if any) point to live buffers of the stated sizes.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd,
-            attr as *mut T,
-            std::mem::size_of::<T>(),
-        )
-    };
+    let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -181,7 +176,7 @@ struct AttachAttr {
     replace_bpf_fd: u32,
 }
 
-fn bpf_err(op: &'static str, dir: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+fn bpf_err<'a>(op: &'static str, dir: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
     move |source| Error::Bpf {
         op,
         path: dir.to_path_buf(),
@@ -250,9 +245,9 @@ pub(crate) fn query(dir_fd: &OwnedFd, dir: &Path) -> Result<Vec<u32>> {
             Err(e) => return Err(bpf_err("BPF_PROG_QUERY", dir)(e)),
         }
     }
-    Err(bpf_err("BPF_PROG_QUERY", dir)(io::Error::from_raw_os_error(
-        libc::ENOSPC,
-    )))
+    Err(bpf_err("BPF_PROG_QUERY", dir)(
+        io::Error::from_raw_os_error(libc::ENOSPC),
+    ))
 }
 
 #[repr(C)]

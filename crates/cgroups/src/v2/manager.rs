@@ -39,7 +39,7 @@ impl Setting {
 }
 
 /// Turn resources into the files to write, in order. `bfq`: the cgroup has io.bfq.weight.
-/// Device rules are not applied here: v2 controls devices with an eBPF program (a later phase).
+/// Device rules are not files: [`Manager::apply`] attaches an eBPF program for them.
 pub(crate) fn settings(r: &Resources, bfq: bool) -> Result<Vec<Setting>> {
     let mut out = Vec::new();
     cpu::settings(r, &mut out)?;
@@ -128,6 +128,9 @@ impl Manager {
     pub fn create(mount: &Mount, path: &CgroupPath, r: &Resources, fake: bool) -> Result<Manager> {
         // Conversion errors come before anything is created.
         let pre = settings(r, false)?;
+        if !r.devices.is_empty() {
+            super::devices::program(&r.devices)?;
+        }
         let needed: BTreeSet<String> = pre
             .iter()
             .filter_map(|s| s.controller().map(str::to_string))
@@ -191,6 +194,14 @@ impl Manager {
                 fs::write_if_exists(&path, &s.value)?;
             } else {
                 fs::write(&path, &s.value)?;
+            }
+        }
+        if !r.devices.is_empty() {
+            if self.fake {
+                // Fake trees cannot hold programs: check the rules only.
+                super::devices::program(&r.devices)?;
+            } else {
+                super::devices::apply(&self.dir, &r.devices)?;
             }
         }
         Ok(())

@@ -1,7 +1,9 @@
 //! cgroup v2: one directory; Resources become (file, value) pairs written by one writer.
 
+mod bpf;
 mod cpu;
 mod cpuset;
+mod devices;
 pub(crate) mod files;
 mod freezer;
 mod hugetlb;

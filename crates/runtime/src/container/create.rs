@@ -97,13 +97,21 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         preserve_fds: opts.preserve_fds,
         cgroups: cgroups_sources,
     };
-    let child = init::spawn(&cfg)?;
+    let config_path = || {
+        bundle
+            .dir
+            .join(crate::bundle::CONFIG_FILE)
+            .display()
+            .to_string()
+    };
+    let child = init::spawn(&cfg).with_context(config_path)?;
     undo.pid = Some(child.pid);
     cgroup
         .add(Pid(child.pid))
         .with_context(|| format!("place the init (pid {}) in its cgroup", child.pid))?;
     child.go()?;
-    child.wait_ready()?;
+    // The init's errors are about the spec: name its file, as the load errors do.
+    child.wait_ready().with_context(config_path)?;
     logging::debug(&format!("init {} ready", child.pid));
 
     let pid_start = proc::start_time(child.pid)

@@ -52,10 +52,6 @@ impl SyncSocket {
         }
     }
 
-    pub fn raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-
     fn send(&self, msg: &[u8]) -> io::Result<()> {
         loop {
             // SAFETY: msg is a valid buffer for its length.
