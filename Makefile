@@ -56,6 +56,12 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# rt vs runc vs crun side by side (issue 7; not part of `make test`): release build, runc/crun
+# from Debian when missing, busybox bundle under target/bench/; prints one table and writes it
+# to target/bench/latest.json. Options: make bench BENCH_ARGS="--runs 100".
+bench: build
+	bench/bench.sh $(RT) $(BENCH_ARGS)
+
 install: build
 	install -D -m 0755 $(RT) $(DESTDIR)$(PREFIX)/bin/rt
 

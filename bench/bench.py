@@ -14,7 +14,8 @@ Run through `make bench` (or bench/bench.sh), as root. This script:
   read-only, is the busybox one made by bundles/build-rootfs.sh), so that no two containers share
   a cgroup and bundle writes stay outside the timed part.
 * times each runtime invocation with posix_spawn + wait4: wall time around the call, CPU time =
-  ru_utime + ru_stime of the runtime and every descendant it waited for, peak RSS = ru_maxrss.
+  ru_utime + ru_stime of the runtime and every descendant it waited for; peak RSS through GNU
+  time (see peak_rss for why not our own wait4).
 * interleaves the runtimes (rotating the order every round), prints one table and writes all
   samples as JSON to target/bench/bench-<timestamp>.json and target/bench/latest.json.
 """
@@ -81,12 +82,8 @@ def remove_cgroups(bench_id):
     A cgroup that still holds processes holds containers this benchmark started: they are
     SIGKILLed first. Returns the directories that could not be removed."""
     failed = []
-    try:
-        hierarchies = sorted(os.listdir(CGROUP_ROOT))
-    except OSError:
-        return failed
-    for h in hierarchies:
-        top = os.path.join(CGROUP_ROOT, h, bench_id)
+    for mnt in cgroup_mounts():
+        top = os.path.join(mnt, bench_id)
         if not os.path.isdir(top):
             continue
         for dirpath, _dirs, _files in os.walk(top, topdown=False):
@@ -97,27 +94,42 @@ def remove_cgroups(bench_id):
                 except FileNotFoundError:
                     break
                 except OSError:
-                    kill_cgroup(dirpath)
+                    kill_cgroup(dirpath, bench_id)
                     time.sleep(0.02)
             else:
                 failed.append(dirpath)
     return failed
 
 
-def kill_cgroup(path):
-    for name in ("cgroup.procs", "tasks"):
-        try:
-            with open(os.path.join(path, name)) as f:
-                pids = [int(p) for p in f.read().split()]
-        except (OSError, ValueError):
-            continue
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        reap_orphans()
+def cgroup_mounts():
+    """Mount points of real cgroup file systems (v1 and v2) in this mount namespace; the
+    tmpfs that hides the cgroup2 mount in the private namespace is not one of them."""
+    top = {}
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            _dev, mnt, fstype = line.split()[:3]
+            top[mnt] = fstype  # a later mount on the same point hides the earlier one
+    return sorted(m for m, t in top.items()
+                  if t in ("cgroup", "cgroup2") and m.startswith(CGROUP_ROOT + "/"))
+
+
+def kill_cgroup(path, bench_id):
+    """SIGKILLs what runs in one of our cgroups; a pid is killed only when the kernel also
+    says (/proc/PID/cgroup) that it lives under our /<bench_id> parent."""
+    try:
+        with open(os.path.join(path, "cgroup.procs")) as f:
+            pids = [int(p) for p in f.read().split()]
+    except (OSError, ValueError):
         return
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cgroup") as f:
+                if f"/{bench_id}/" not in f.read():
+                    continue
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    reap_orphans()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,6 +314,13 @@ class Bench:
                     s["cpu"].append(r.cpu + d.cpu)
                     s["run_wall"].append(r.wall)
                     s["run_cpu"].append(r.cpu)
+            # The floor from issue 7: the same namespaces + chroot + exec, no runtime.
+            f = timed([shutil.which("unshare"), "--pid", "--fork", "--net", "--ipc", "--uts", "--mount",
+                       "--cgroup", shutil.which("chroot"), self.rootfs, "/bin/true"], "floor")
+            if f.rc == 0 and i >= a.warmup:
+                res.setdefault("_floor", {"wall": [], "cpu": []})
+                res["_floor"]["wall"].append(f.wall)
+                res["_floor"]["cpu"].append(f.cpu)
         return res
 
     # -- 2. create / start / delete --force of a sleep container --------------------------
@@ -540,6 +559,17 @@ def ratio(a, b):
     return f"{a / b:.2f}x"
 
 
+def floor_line(L, names):
+    w, c = summary(L.get("_floor", {}).get("wall", [])), summary(L.get("_floor", {}).get("cpu", []))
+    if not w:
+        return "floor: n/a"
+    rel = ""
+    if "crun" in names and summary(L["crun"]["wall"]):
+        rel = f" = {w['median'] / summary(L['crun']['wall'])['median']:.2f}x crun's lifecycle wall"
+    return (f"floor (unshare -pf -n -i -u -m -C + chroot + exec /bin/true, no runtime): "
+            f"wall {fmt_ms(w)} ms, cpu {fmt_ms(c)} ms{rel}")
+
+
 def machine():
     model = ""
     with open("/proc/cpuinfo") as f:
@@ -659,6 +689,8 @@ def report(result):
         "",
         table,
         "",
+        floor_line(L, names),
+        "",
         "libraries: " + "; ".join(f"{n}: {' '.join(F[n]['libs'])}" for n in names if n in F),
     ]
     if result["errors"]:
@@ -681,7 +713,10 @@ def hide_unified():
         return "pure cgroup v2 host; no hiding needed"
     if not any(m == UNIFIED and t == "cgroup2" for m, t in mounts):
         return "pure cgroup v1 host; no hiding needed"
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=4k,mode=0555", "rt-bench-hide",
+    # Writable: crun (in v1 mode) still mirrors the `0::` line of /proc/self/cgroup and
+    # creates its cgroup directories under unified/; here they are plain directories of this
+    # private tmpfs, gone with the namespace. Cleanup ignores it (not a cgroup fs).
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0755", "rt-bench-hide",
                     UNIFIED], check=True)
     return ("all runtimes ran in one private mount namespace (unshare -m) with a tmpfs over "
             f"{UNIFIED}, i.e. a pure cgroup v1 view (crun refuses this host's hybrid layout)")
@@ -745,7 +780,7 @@ def main():
     ap.add_argument("--rt", default=os.path.join(REPO, "target", "release", "rt"))
     ap.add_argument("--rootfs", default=os.path.join(OUT, "rootfs"))
     ap.add_argument("--runtimes", default="rt,runc,crun")
-    ap.add_argument("--runs", type=int, default=60, help="timed runs per runtime (default 60)")
+    ap.add_argument("--runs", type=int, default=100, help="timed runs per runtime")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--scale", type=int, default=100, help="containers in the scale test")
     ap.add_argument("--jobs", type=int, default=8, help="parallelism of the scale test")

@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -70,6 +71,8 @@ pub enum Command {
     Kill(kill::Args),
     /// Delete a stopped container and everything rt made for it.
     Delete(delete::Args),
+    /// Run a new process in a running container.
+    Exec(exec::Args),
     /// Create, start and wait for a container; delete it afterwards unless --detach.
     Run(run::Args),
     /// List the containers under --root.
@@ -110,6 +113,7 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Kill(args) => kill::run(root, args).map(|()| 0),
         Command::Delete(args) => delete::run(root, args).map(|()| 0),
         Command::Run(args) => run::run(root, args),
+        Command::Exec(args) => exec::run(root, args),
         Command::List(args) => list::run(root, args).map(|()| 0),
         Command::Spec(args) => spec::run(args).map(|()| 0),
         Command::Features => features::run().map(|()| 0),

@@ -148,7 +148,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
 }
 
 /// Writes the pid atomically (temp file + rename), as runc: engines poll this file.
-fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
+pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
     let what = || format!("--pid-file {}", path.display());
     let name = path.file_name().with_context(what)?;
     let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));

@@ -4,6 +4,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod device_rules;
 mod kill;
 mod proc;
@@ -19,7 +20,8 @@ use serde::Serialize;
 
 use crate::state::{ContainerDir, State, Store};
 
-pub use create::{create, CreateOptions};
+pub use create::{create, write_pid_file, CreateOptions};
+pub use exec::{container_process, exec, ExecOptions};
 pub use delete::delete;
 pub use kill::kill;
 pub use start::start;

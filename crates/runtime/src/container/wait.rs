@@ -30,6 +30,17 @@ fn signal_set(signals: &[i32]) -> libc::sigset_t {
     }
 }
 
+/// Blocks the forwarded signals and SIGCHLD (children unblock them after the fork) and
+/// returns the set for `wait_for`.
+pub fn block_signals() -> libc::sigset_t {
+    let mut watched = FORWARDED.to_vec();
+    watched.push(libc::SIGCHLD);
+    let set = signal_set(&watched);
+    // SAFETY: sigprocmask on our own process.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    set
+}
+
 /// Runs a container; returns its exit status (128+N when killed by signal N).
 pub fn run_foreground(store: &Store, opts: &CreateOptions, detach: bool) -> anyhow::Result<i32> {
     if detach {
@@ -41,14 +52,9 @@ pub fn run_foreground(store: &Store, opts: &CreateOptions, detach: bool) -> anyh
         }
         return Ok(0);
     }
-    let mut watched = FORWARDED.to_vec();
-    watched.push(libc::SIGCHLD);
-    let set = signal_set(&watched);
-    // SAFETY: prctl and sigprocmask on our own process; the init unblocks in the child.
-    unsafe {
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    // SAFETY: prctl on our own process.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let set = block_signals();
     let container = create(store, opts)?;
     let pid = container.state.pid;
     if let Err(e) = start(&container) {
@@ -64,7 +70,7 @@ pub fn run_foreground(store: &Store, opts: &CreateOptions, detach: bool) -> anyh
 }
 
 /// Waits for `pid` with sigwaitinfo, forwarding signals and reaping reparented orphans.
-fn wait_for(pid: i32, set: &libc::sigset_t) -> i32 {
+pub fn wait_for(pid: i32, set: &libc::sigset_t) -> i32 {
     loop {
         if let Some(code) = reap(pid) {
             return code;

@@ -10,6 +10,7 @@
 mod caps;
 pub mod cgroupfs;
 mod devices;
+pub mod exec;
 mod mounts;
 pub mod path;
 mod process;
@@ -126,22 +127,8 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
     }
     let (parent_sock, child_sock) = SyncSocket::pair().context("socketpair")?;
 
-    // SAFETY: rt is single-threaded, so the child gets a consistent copy of the process;
-    // a fork-like clone (no new stack) returns twice.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (clone_flags.bits() | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("clone the container init ({clone_flags:?})"));
-    }
+    let pid = clone_process(clone_flags)
+        .with_context(|| format!("clone the container init ({clone_flags:?})"))?;
     if pid == 0 {
         drop(parent_sock);
         child_main(cfg, child_sock, &joined, new_cgroup_ns);
@@ -153,6 +140,37 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
     })
 }
 
+/// A fork-like clone(2) with `flags` (new namespaces): 0 in the child, its pid in the parent.
+fn clone_process(flags: CloneFlags) -> std::io::Result<i32> {
+    // SAFETY: rt is single-threaded, so the child gets a consistent copy of the process;
+    // a fork-like clone (no new stack) returns twice.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags.bits() | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(pid as i32)
+}
+
+/// Signal state a child starts from: nothing blocked, SIGPIPE at its default (Rust ignores it).
+fn reset_signals() {
+    // SAFETY: plain libc calls on our own process.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The child's entry point: never returns.
 fn child_main(
     cfg: &InitConfig,
@@ -160,15 +178,9 @@ fn child_main(
     joined: &[JoinedNamespace],
     new_cgroup_ns: bool,
 ) -> ! {
-    // SAFETY: plain libc calls on our own process.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        // Rust ignores SIGPIPE; the container must get the default disposition.
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::close(cfg.lock_fd);
-    }
+    reset_signals();
+    // SAFETY: closing our copy of the lock fd.
+    unsafe { libc::close(cfg.lock_fd) };
     if !sock.wait_go() {
         // SAFETY: terminate without running the parent's destructors.
         unsafe { libc::_exit(1) };

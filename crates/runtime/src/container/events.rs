@@ -1,0 +1,198 @@
+//! What a container uses and what happens to it: processes, statistics, OOM kills, and the
+//! `events` loop (stats every interval, OOM kills the moment the kernel reports them, until
+//! the container stops). One poll(2) over the OOM watcher and a pidfd of the init: no threads.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use cgroups::{Cgroup, Recursive, StatOptions, Stats};
+
+use super::{proc, Container, Status};
+use crate::logging;
+use crate::state::Store;
+
+/// Host pids of every process in the container's cgroup, sorted.
+pub fn processes(container: &Container) -> anyhow::Result<Vec<i32>> {
+    let cg = container
+        .cgroup()
+        .with_context(|| format!("container {}: its cgroup is gone", container.id()))?;
+    let mut pids: Vec<i32> = cg
+        .processes(Recursive::Yes)
+        .with_context(|| format!("list the processes of cgroup {}", cg.path().display()))?
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+/// Statistics of a cgroup; files the kernel lacks are skipped.
+pub fn cgroup_stats(cg: &Cgroup) -> anyhow::Result<Stats> {
+    cg.stats(StatOptions {
+        ignore_not_exist: true,
+    })
+    .with_context(|| format!("read the statistics of cgroup {}", cg.path().display()))
+}
+
+/// How many processes the kernel OOM-killed in the cgroup (v1 `memory.oom_control`
+/// `oom_kill`, v2 `memory.events` `oom_kill`); `None` when the cgroup or the counter is gone.
+pub fn oom_kills(cg: &Cgroup) -> Option<u64> {
+    cg.stats(StatOptions {
+        ignore_not_exist: true,
+    })
+    .ok()
+    .map(|s| s.memory.event_count.oom_kill)
+}
+
+/// Whether a stopped container was OOM-killed: its cgroup (kept until `delete`) recorded at
+/// least one OOM kill. Running containers report `false`.
+pub fn oom_killed(container: &Container, status: Status) -> bool {
+    status == Status::Stopped
+        && container
+            .cgroup()
+            .and_then(|cg| oom_kills(&cg))
+            .is_some_and(|n| n > 0)
+}
+
+/// What the events loop reports.
+#[derive(Debug)]
+pub enum Event {
+    Stats(Box<Stats>),
+    /// The kernel OOM-killed `count` processes (usually 1) since the last report.
+    Oom { count: u64 },
+}
+
+/// Refuses a stopped container, as runc does, and returns the container's cgroup.
+fn running_cgroup(container: &Container) -> anyhow::Result<Cgroup> {
+    if container.status() == Status::Stopped {
+        bail!("container {} is not running", container.id());
+    }
+    container
+        .cgroup()
+        .with_context(|| format!("container {}: its cgroup is gone", container.id()))
+}
+
+/// Statistics of one container that is not stopped.
+pub fn stats(container: &Container) -> anyhow::Result<Stats> {
+    cgroup_stats(&running_cgroup(container)?)
+}
+
+/// A pidfd of `pid`, checked to be the container's init (not a recycled pid).
+fn pidfd(pid: i32, start: u64) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open(2) returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a new, owned file descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    proc::is_alive(pid, start).then_some(fd)
+}
+
+/// Without a pidfd (kernels before 5.3) the init is checked this often.
+const ALIVE_CHECK: Duration = Duration::from_millis(200);
+
+/// Streams events of container `id` to `emit` until the container stops (or `emit`
+/// returns false): stats now and every `interval`, OOM kills as they happen. The
+/// container's lock is held only while loading it, so other commands work meanwhile.
+pub fn watch(
+    store: &Store,
+    id: &str,
+    interval: Duration,
+    mut emit: impl FnMut(Event) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let (cg, pid, start) = {
+        let container = Container::load(store, id)?;
+        let cg = running_cgroup(&container)?;
+        (cg, container.state.pid, container.state.pid_start)
+    };
+    let mut oom = match cg.oom_events() {
+        Ok(w) => Some(w),
+        Err(e) => {
+            logging::warn(&format!("container {id}: no OOM events: {e}"));
+            None
+        }
+    };
+    let pidfd = pidfd(pid, start);
+    if pidfd.is_none() && !proc::is_alive(pid, start) {
+        return Ok(());
+    }
+    let mut next = Instant::now();
+    loop {
+        let now = Instant::now();
+        if now >= next {
+            match cg.stats(StatOptions {
+                ignore_not_exist: true,
+            }) {
+                Ok(stats) => {
+                    if !emit(Event::Stats(Box::new(stats)))? {
+                        return Ok(());
+                    }
+                }
+                // The cgroup was removed (container deleted): nothing more to report.
+                Err(e) if !cg_exists(&cg) => {
+                    logging::debug(&format!("container {id}: stats: {e}"));
+                    return Ok(());
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("read the statistics of cgroup {}", cg.path().display())
+                    })
+                }
+            }
+            next = now + interval;
+            continue;
+        }
+        let mut timeout = next - now;
+        if pidfd.is_none() {
+            timeout = timeout.min(ALIVE_CHECK);
+        }
+        let (oom_ready, exited) = poll2(
+            oom.as_ref().map(|w| w.as_raw_fd()),
+            pidfd.as_ref().map(|f| f.as_raw_fd()),
+            timeout,
+        )?;
+        let exited = exited || (pidfd.is_none() && !proc::is_alive(pid, start));
+        if oom_ready || exited {
+            if let Some(w) = oom.as_mut() {
+                let count = w
+                    .try_read()
+                    .with_context(|| format!("read OOM events of cgroup {}", cg.path().display()))?;
+                if count > 0 && !emit(Event::Oom { count })? {
+                    return Ok(());
+                }
+                if w.is_removed() {
+                    return Ok(());
+                }
+            }
+        }
+        if exited {
+            return Ok(());
+        }
+    }
+}
+
+fn cg_exists(cg: &Cgroup) -> bool {
+    cg.dirs().iter().any(|(_, dir)| dir.exists())
+}
+
+/// poll(2) on up to two fds for POLLIN; returns which were ready.
+fn poll2(a: Option<RawFd>, b: Option<RawFd>, timeout: Duration) -> anyhow::Result<(bool, bool)> {
+    let mut fds = [a, b].map(|fd| libc::pollfd {
+        fd: fd.unwrap_or(-1),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+    // SAFETY: fds is a valid array of pollfd; negative fds are ignored by the kernel.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if rc < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() == std::io::ErrorKind::Interrupted {
+            return Ok((false, false));
+        }
+        return Err(err).context("poll the container's events");
+    }
+    Ok((fds[0].revents != 0, fds[1].revents != 0))
+}

@@ -1,0 +1,74 @@
+//! `exec`: run another process in a running container (its namespaces, cgroup, user,
+//! capabilities and limits), in the foreground (its exit status is returned) or detached.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use cgroups::Pid;
+use oci_spec::runtime::{Process, Spec};
+
+use super::wait::{block_signals, wait_for};
+use super::{write_pid_file, Container, Status};
+use crate::init::exec::{spawn, ExecConfig};
+use crate::state::Store;
+
+pub struct ExecOptions<'a> {
+    pub process: &'a Process,
+    pub detach: bool,
+    pub pid_file: Option<&'a Path>,
+    pub preserve_fds: u32,
+}
+
+/// The container's own `process` from its bundle's config.json: the base an exec from the
+/// command line starts from (env, cwd, user, capabilities, rlimits, noNewPrivileges).
+pub fn container_process(store: &Store, id: &str) -> anyhow::Result<Process> {
+    let container = Container::load(store, id)?;
+    let config = container.state.bundle.join(crate::bundle::CONFIG_FILE);
+    let data = fs::read(&config).with_context(|| config.display().to_string())?;
+    let spec: Spec = serde_json::from_slice(&data)
+        .with_context(|| format!("{}: invalid config", config.display()))?;
+    spec.process()
+        .clone()
+        .with_context(|| format!("{}: process: missing", config.display()))
+}
+
+/// Returns the exit status of a foreground process, 0 once a detached one has started.
+pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> {
+    let container = Container::load(store, id)?;
+    match container.status() {
+        Status::Running | Status::Created => {}
+        status => bail!("cannot exec in container {id}: it is {status}"),
+    }
+    let signals = if opts.detach { None } else { Some(block_signals()) };
+    let cgroup = container
+        .cgroup()
+        .with_context(|| format!("container {id}: its cgroup is gone"))?;
+    let child = spawn(&ExecConfig {
+        init_pid: container.state.pid,
+        process: opts.process,
+        preserve_fds: opts.preserve_fds,
+        lock_fd: container.dir.lock_fd(),
+    })?;
+    let started = cgroup
+        .add(Pid(child.pid))
+        .context("place the process in the container's cgroup")
+        .and_then(|()| child.go_and_wait_exec());
+    if let Err(e) = started {
+        // SAFETY: kill and reap our own child.
+        unsafe {
+            libc::kill(child.pid, libc::SIGKILL);
+            libc::waitpid(child.pid, std::ptr::null_mut(), 0);
+        }
+        return Err(e);
+    }
+    if let Some(pid_file) = opts.pid_file {
+        write_pid_file(pid_file, child.pid)?;
+    }
+    // Release the container's lock while the process runs.
+    drop(container);
+    match signals {
+        None => Ok(0),
+        Some(set) => Ok(wait_for(child.pid, &set)),
+    }
+}

@@ -1,0 +1,135 @@
+//! `rt exec`: a new process in a running container. It joins the init's namespaces (the pid
+//! namespace through the parent, before the fork), is put in the container's cgroup by the
+//! parent, then takes the process spec's rlimits, user, capabilities and no_new_privs, and
+//! execs. Errors before the exec come back over the sync socket; a successful exec closes
+//! the socket (close-on-exec), which is how the parent knows it worked.
+
+use std::convert::Infallible;
+use std::fs::File;
+use std::os::fd::OwnedFd;
+
+use anyhow::{anyhow, bail, Context};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::Process;
+
+use super::caps::CapSets;
+use super::sync::{ChildReport, SyncSocket};
+use super::{clone_process, pass_fds, process, reset_signals};
+
+/// Namespaces joined, in this order (mount last: it changes the root).
+const NAMESPACES: &[(&str, CloneFlags)] = &[
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+pub struct ExecConfig<'a> {
+    /// The container's init, whose namespaces the process joins.
+    pub init_pid: i32,
+    pub process: &'a Process,
+    pub preserve_fds: u32,
+    /// The state lock's fd, closed in the child.
+    pub lock_fd: i32,
+}
+
+/// The parent's handle on the exec'd process.
+pub struct ExecProcess {
+    pub pid: i32,
+    sock: SyncSocket,
+}
+
+impl ExecProcess {
+    /// Lets the child go on (it is in the cgroup) and waits until it has exec'd.
+    pub fn go_and_wait_exec(&self) -> anyhow::Result<()> {
+        self.sock.send_go().context("signal the exec process")?;
+        match self.sock.wait_report().context("wait for the exec process")? {
+            ChildReport::Gone => Ok(()),
+            ChildReport::Failed(msg) => Err(anyhow!(msg)),
+            ChildReport::Ready => bail!("unexpected message from the exec process"),
+        }
+    }
+}
+
+/// Opens the namespaces of `pid` that differ from ours.
+fn open_namespaces(pid: i32) -> anyhow::Result<Vec<(OwnedFd, CloneFlags, &'static str)>> {
+    let mut out = Vec::new();
+    for &(name, flag) in NAMESPACES {
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let ours = format!("/proc/self/ns/{name}");
+        if std::fs::read_link(&theirs).ok() == std::fs::read_link(&ours).ok() {
+            continue;
+        }
+        let fd: OwnedFd = File::open(&theirs)
+            .with_context(|| format!("open {theirs}"))?
+            .into();
+        out.push((fd, flag, name));
+    }
+    Ok(out)
+}
+
+/// Forks the process; it waits for `go_and_wait_exec`.
+pub fn spawn(cfg: &ExecConfig) -> anyhow::Result<ExecProcess> {
+    let namespaces = open_namespaces(cfg.init_pid)?;
+    let pid_ns = format!("/proc/{}/ns/pid", cfg.init_pid);
+    if std::fs::read_link(&pid_ns).ok() != std::fs::read_link("/proc/self/ns/pid").ok() {
+        let fd = File::open(&pid_ns).with_context(|| format!("open {pid_ns}"))?;
+        nix::sched::setns(fd, CloneFlags::CLONE_NEWPID).context("join the pid namespace")?;
+    }
+    let caps = CapSets::from_spec(cfg.process.capabilities().as_ref())?;
+    let (parent_sock, child_sock) = SyncSocket::pair().context("socketpair")?;
+    let pid = clone_process(CloneFlags::empty()).context("fork the exec process")?;
+    if pid == 0 {
+        drop(parent_sock);
+        reset_signals();
+        // SAFETY: closing our copy of the lock fd.
+        unsafe { libc::close(cfg.lock_fd) };
+        if !child_sock.wait_go() {
+            // SAFETY: leave without running the parent's destructors.
+            unsafe { libc::_exit(1) };
+        }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            setup_and_exec(cfg, &namespaces, &caps)
+        }));
+        let msg = match result {
+            Ok(Err(e)) => format!("{e:#}"),
+            Ok(Ok(never)) => match never {},
+            Err(_) => "exec process panicked".to_string(),
+        };
+        child_sock.send_error(&msg);
+        // SAFETY: as above.
+        unsafe { libc::_exit(127) };
+    }
+    drop(child_sock);
+    Ok(ExecProcess {
+        pid,
+        sock: parent_sock,
+    })
+}
+
+fn setup_and_exec(
+    cfg: &ExecConfig,
+    namespaces: &[(OwnedFd, CloneFlags, &str)],
+    caps: &CapSets,
+) -> anyhow::Result<Infallible> {
+    for (fd, flag, name) in namespaces {
+        nix::sched::setns(fd, *flag).with_context(|| format!("join the {name} namespace"))?;
+    }
+    let process = cfg.process;
+    process::set_rlimits(process)?;
+    let args = process.args().as_deref().unwrap_or(&[]);
+    let env = process.env().as_deref().unwrap_or(&[]);
+    let program = args.first().context("process.args: empty")?;
+    nix::unistd::chdir(process.cwd())
+        .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
+    let exe = process::find_executable(program, env)?;
+    caps.apply_bounding()?;
+    process::switch_user(process)?;
+    caps.apply()?;
+    if process.no_new_privileges() == Some(true) {
+        process::set_no_new_privs()?;
+    }
+    pass_fds(cfg.preserve_fds)?;
+    Err(process::exec(&exe, args, env))
+}
