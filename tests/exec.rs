@@ -10,7 +10,10 @@ use serde_json::json;
 fn running(env: &Env) -> String {
     let id = env.id("c");
     let bundle = env.bundle(&id, &env.config(&id, &["sleep", "1000"]));
-    assert_ok(&env.rt(&["run", "-d", "-b", bundle.to_str().unwrap(), &id]), "run -d");
+    assert_ok(
+        &env.rt(&["run", "-d", "-b", bundle.to_str().unwrap(), &id]),
+        "run -d",
+    );
     id
 }
 
@@ -36,7 +39,15 @@ fn exec_detached_lands_in_the_containers_cgroup() {
     let env = Env::new("execd");
     let id = running(&env);
     let pid_file = env.tmp.join("exec.pid");
-    let out = env.rt(&["exec", "-d", "--pid-file", pid_file.to_str().unwrap(), &id, "sleep", "500"]);
+    let out = env.rt(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "500",
+    ]);
     assert_ok(&out, "exec -d");
     let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
     assert!(procs_in_cgroup(&env.cgroup_path(&id)).contains(&pid));
@@ -52,7 +63,19 @@ fn exec_detached_lands_in_the_containers_cgroup() {
 fn exec_user_cwd_env_and_process_file() {
     let env = Env::new("execopts");
     let id = running(&env);
-    let out = env.rt(&["exec", "-u", "1000:100", "--cwd", "/tmp", "-e", "FOO=bar", &id, "sh", "-c", "id -u; id -g; pwd; echo $FOO"]);
+    let out = env.rt(&[
+        "exec",
+        "-u",
+        "1000:100",
+        "--cwd",
+        "/tmp",
+        "-e",
+        "FOO=bar",
+        &id,
+        "sh",
+        "-c",
+        "id -u; id -g; pwd; echo $FOO",
+    ]);
     assert_ok(&out, "exec -u --cwd -e");
     assert_eq!(stdout(&out), "1000\n100\n/tmp\nbar\n");
 
@@ -77,11 +100,20 @@ fn exec_errors() {
     let env = Env::new("execbad");
     assert_fails_with(&env.rt(&["exec", "ghost", "true"]), "does not exist");
     let id = running(&env);
-    assert_fails_with(&env.rt(&["exec", &id, "no-such-program"]), "no-such-program");
-    assert_fails_with(&env.rt(&["exec", "-u", "nobody", &id, "true"]), "--user \"nobody\"");
+    assert_fails_with(
+        &env.rt(&["exec", &id, "no-such-program"]),
+        "no-such-program",
+    );
+    assert_fails_with(
+        &env.rt(&["exec", "-u", "nobody", &id, "true"]),
+        "--user \"nobody\"",
+    );
     let bad = env.tmp.join("bad.json");
     fs::write(&bad, "{\"args\": [").unwrap();
-    assert_fails_with(&env.rt(&["exec", "-p", bad.to_str().unwrap(), &id]), "bad.json");
+    assert_fails_with(
+        &env.rt(&["exec", "-p", bad.to_str().unwrap(), &id]),
+        "bad.json",
+    );
     // The failed execs left no process behind: only the init is in the cgroup.
     assert_eq!(procs_in_cgroup(&env.cgroup_path(&id)).len(), 1);
     assert_ok(&env.rt(&["kill", &id, "KILL"]), "kill");

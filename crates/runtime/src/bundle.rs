@@ -77,9 +77,6 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
             }
         }
     }
-    if process.terminal() == Some(true) {
-        bail!("process.terminal: terminals are not supported yet");
-    }
 
     for (i, mount) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
         if !is_absolute_clean(mount.destination()) {

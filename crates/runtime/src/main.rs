@@ -4,6 +4,7 @@
 
 mod bundle;
 mod cli;
+mod console;
 mod container;
 mod init;
 mod logging;

@@ -127,6 +127,22 @@ impl Store {
         }
     }
 
+    /// The state of a container read without taking its lock (state.json is replaced
+    /// atomically, so it is whole): for observers such as `rt monitor` that must never wait
+    /// on a container being created or deleted.
+    pub fn peek(&self, id: &str) -> Result<State> {
+        validate_id(id)?;
+        let path = self.root.join(id).join(STATE_FILE);
+        let data = match fs::read(&path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound(id.to_string()))
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
+    }
+
     /// IDs of every container directory under the root, sorted.
     pub fn list(&self) -> Result<Vec<String>> {
         let entries = match fs::read_dir(&self.root) {

@@ -1,7 +1,9 @@
 //! `rt create`
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
+use crate::console;
 use crate::container::{self, CreateOptions};
 use crate::state::Store;
 
@@ -31,7 +33,8 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn options(&self) -> CreateOptions<'_> {
+    /// `console_socket`: the connected --console-socket (or rt run's own pty channel).
+    pub fn options(&self, console_socket: Option<RawFd>) -> CreateOptions<'_> {
         CreateOptions {
             id: &self.id,
             bundle: &self.bundle,
@@ -39,14 +42,18 @@ impl Args {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
+            console_socket,
         }
     }
 }
 
 pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
-    if args.console_socket.is_some() {
-        anyhow::bail!("--console-socket: terminals are not supported yet");
-    }
-    container::create(&Store::new(root), &args.options())?;
+    let console = args
+        .console_socket
+        .as_deref()
+        .map(console::connect)
+        .transpose()?;
+    let fd = console.as_ref().map(|c| c.as_raw_fd());
+    container::create(&Store::new(root), &args.options(fd))?;
     Ok(())
 }

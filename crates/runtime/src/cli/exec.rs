@@ -1,11 +1,13 @@
 //! `rt exec [--process FILE] [-d] [--pid-file F] [--cwd D] [-e K=V] [-u UID[:GID]] ID [CMD...]`
 
 use std::fs;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use oci_spec::runtime::Process;
 
+use crate::console;
 use crate::container::{self, ExecOptions};
 use crate::state::Store;
 
@@ -47,7 +49,8 @@ pub struct Args {
 
 fn read_process_file(path: &Path) -> anyhow::Result<Process> {
     let data = fs::read(path).with_context(|| format!("--process {}", path.display()))?;
-    serde_json::from_slice(&data).with_context(|| format!("--process {}: invalid process", path.display()))
+    serde_json::from_slice(&data)
+        .with_context(|| format!("--process {}: invalid process", path.display()))
 }
 
 fn parse_user(text: &str) -> anyhow::Result<(u32, Option<u32>)> {
@@ -76,6 +79,9 @@ fn build_process(store: &Store, args: &Args) -> anyhow::Result<Process> {
             p
         }
     };
+    if args.tty {
+        process.set_terminal(Some(true));
+    }
     if !args.env.is_empty() {
         for var in &args.env {
             if !var.contains('=') {
@@ -105,8 +111,8 @@ fn build_process(store: &Store, args: &Args) -> anyhow::Result<Process> {
         Some(a) if !a.is_empty() => {}
         _ => bail!("process.args: must name the program to run"),
     }
-    if process.terminal() == Some(true) || args.console_socket.is_some() {
-        bail!("exec: terminals (--tty, --console-socket) are not supported yet");
+    if args.console_socket.is_some() && process.terminal() != Some(true) {
+        bail!("--console-socket given but the process has no terminal (--tty)");
     }
     Ok(process)
 }
@@ -114,6 +120,11 @@ fn build_process(store: &Store, args: &Args) -> anyhow::Result<Process> {
 pub fn run(root: &Path, args: &Args) -> anyhow::Result<i32> {
     let store = Store::new(root);
     let process = build_process(&store, args)?;
+    let console = args
+        .console_socket
+        .as_deref()
+        .map(console::connect)
+        .transpose()?;
     container::exec(
         &store,
         &args.id,
@@ -122,6 +133,7 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<i32> {
             detach: args.detach,
             pid_file: args.pid_file.as_deref(),
             preserve_fds: args.preserve_fds,
+            console_socket: console.as_ref().map(|c| c.as_raw_fd()),
         },
     )
 }

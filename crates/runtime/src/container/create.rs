@@ -23,6 +23,8 @@ pub struct CreateOptions<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// A connected socket for the pty master (process.terminal); rt keeps no copy.
+    pub console_socket: Option<std::os::fd::RawFd>,
 }
 
 /// What a failed create must undo, in reverse order.
@@ -96,7 +98,15 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
         cgroups: cgroups_sources,
+        console_socket: opts.console_socket,
     };
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    if terminal && opts.console_socket.is_none() {
+        anyhow::bail!("process.terminal is set: --console-socket is needed to receive the pty");
+    }
+    if !terminal && opts.console_socket.is_some() {
+        anyhow::bail!("--console-socket given but process.terminal is not set");
+    }
     let config_path = || {
         bundle
             .dir

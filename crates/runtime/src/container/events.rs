@@ -60,7 +60,9 @@ pub fn oom_killed(container: &Container, status: Status) -> bool {
 pub enum Event {
     Stats(Box<Stats>),
     /// The kernel OOM-killed `count` processes (usually 1) since the last report.
-    Oom { count: u64 },
+    Oom {
+        count: u64,
+    },
 }
 
 /// Refuses a stopped container, as runc does, and returns the container's cgroup.
@@ -156,9 +158,9 @@ pub fn watch(
         let exited = exited || (pidfd.is_none() && !proc::is_alive(pid, start));
         if oom_ready || exited {
             if let Some(w) = oom.as_mut() {
-                let count = w
-                    .try_read()
-                    .with_context(|| format!("read OOM events of cgroup {}", cg.path().display()))?;
+                let count = w.try_read().with_context(|| {
+                    format!("read OOM events of cgroup {}", cg.path().display())
+                })?;
                 if count > 0 && !emit(Event::Oom { count })? {
                     return Ok(());
                 }

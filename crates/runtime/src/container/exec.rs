@@ -2,13 +2,15 @@
 //! capabilities and limits), in the foreground (its exit status is returned) or detached.
 
 use std::fs;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use cgroups::Pid;
 use oci_spec::runtime::{Process, Spec};
 
-use super::wait::{block_signals, wait_for};
+use super::wait::{block_signals, wait_for, wait_with_console};
 use super::{write_pid_file, Container, Status};
 use crate::init::exec::{spawn, ExecConfig};
 use crate::state::Store;
@@ -18,6 +20,8 @@ pub struct ExecOptions<'a> {
     pub detach: bool,
     pub pid_file: Option<&'a Path>,
     pub preserve_fds: u32,
+    /// A connected --console-socket; with a terminal and none, rt proxies its own stdio.
+    pub console_socket: Option<std::os::fd::RawFd>,
 }
 
 /// The container's own `process` from its bundle's config.json: the base an exec from the
@@ -40,7 +44,24 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> 
         Status::Running | Status::Created => {}
         status => bail!("cannot exec in container {id}: it is {status}"),
     }
-    let signals = if opts.detach { None } else { Some(block_signals()) };
+    let terminal = opts.process.terminal() == Some(true);
+    if terminal && opts.detach && opts.console_socket.is_none() {
+        bail!("exec: a terminal with --detach needs --console-socket");
+    }
+    // A foreground terminal without a socket: the pty master comes to us.
+    let proxy = if terminal && opts.console_socket.is_none() {
+        Some(UnixStream::pair().context("socketpair for the terminal")?)
+    } else {
+        None
+    };
+    let console_socket = opts
+        .console_socket
+        .or(proxy.as_ref().map(|(_, theirs)| theirs.as_raw_fd()));
+    let signals = if opts.detach {
+        None
+    } else {
+        Some(block_signals())
+    };
     let cgroup = container
         .cgroup()
         .with_context(|| format!("container {id}: its cgroup is gone"))?;
@@ -49,6 +70,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> 
         process: opts.process,
         preserve_fds: opts.preserve_fds,
         lock_fd: container.dir.lock_fd(),
+        console_socket,
     })?;
     let started = cgroup
         .add(Pid(child.pid))
@@ -67,8 +89,12 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> 
     }
     // Release the container's lock while the process runs.
     drop(container);
-    match signals {
-        None => Ok(0),
-        Some(set) => Ok(wait_for(child.pid, &set)),
+    let master = proxy
+        .map(|(ours, _)| crate::console::recv_fd(ours.as_raw_fd()))
+        .transpose()?;
+    match (signals, master) {
+        (None, _) => Ok(0),
+        (Some(set), Some(master)) => Ok(wait_with_console(child.pid, &set, &master)),
+        (Some(set), None) => Ok(wait_for(child.pid, &set)),
     }
 }

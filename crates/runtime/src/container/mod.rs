@@ -4,11 +4,14 @@
 
 mod create;
 mod delete;
-mod exec;
 mod device_rules;
+mod events;
+mod exec;
 mod kill;
+mod pause;
 mod proc;
 mod start;
+mod update;
 mod wait;
 
 use std::collections::BTreeMap;
@@ -21,10 +24,13 @@ use serde::Serialize;
 use crate::state::{ContainerDir, State, Store};
 
 pub use create::{create, write_pid_file, CreateOptions};
-pub use exec::{container_process, exec, ExecOptions};
 pub use delete::delete;
+pub use events::{cgroup_stats, oom_killed, oom_kills, processes, stats, watch, Event};
+pub use exec::{container_process, exec, ExecOptions};
 pub use kill::kill;
+pub use pause::{pause, resume};
 pub use start::start;
+pub use update::update;
 pub use wait::run_foreground;
 
 /// The OCI runtime-spec version rt implements.
@@ -64,6 +70,10 @@ pub struct OciState<'a> {
     pub owner: &'a str,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: &'a BTreeMap<String, String>,
+    /// rt's addition (runc has no such field), present only when true: the container is
+    /// stopped and the kernel OOM-killed a process in it (its cgroup counted an OOM kill).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
 }
 
 /// A container loaded from the store, with its directory locked.
@@ -125,6 +135,7 @@ impl Container {
             created: &self.state.created,
             owner: &self.state.owner,
             annotations: &self.state.annotations,
+            oom_killed: events::oom_killed(self, status),
         }
     }
 }

@@ -18,7 +18,10 @@ pub fn pause(container: &Container) -> anyhow::Result<()> {
     match status {
         Status::Running => {}
         Status::Paused => bail!("container {} is already paused", container.id()),
-        _ => bail!("container {} is not running: it is {status}", container.id()),
+        _ => bail!(
+            "container {} is not running: it is {status}",
+            container.id()
+        ),
     }
     let cg = cgroup_of(container)?;
     cg.freeze()

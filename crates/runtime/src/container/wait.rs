@@ -1,6 +1,9 @@
 //! `run`: create + start, then (unless detached) wait for the init as a child subreaper,
 //! forwarding signals to it, and delete the container when it exits.
 
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
 use anyhow::Context;
 
 use super::{create, delete, start, CreateOptions};
@@ -42,7 +45,14 @@ pub fn block_signals() -> libc::sigset_t {
 }
 
 /// Runs a container; returns its exit status (128+N when killed by signal N).
-pub fn run_foreground(store: &Store, opts: &CreateOptions, detach: bool) -> anyhow::Result<i32> {
+/// `console`: rt's end of the channel the init sends its pty master over, when rt proxies
+/// a terminal to its own stdio.
+pub fn run_foreground(
+    store: &Store,
+    opts: &CreateOptions,
+    detach: bool,
+    console: Option<UnixStream>,
+) -> anyhow::Result<i32> {
     if detach {
         let container = create(store, opts)?;
         if let Err(e) = start(&container) {
@@ -57,6 +67,17 @@ pub fn run_foreground(store: &Store, opts: &CreateOptions, detach: bool) -> anyh
     let set = block_signals();
     let container = create(store, opts)?;
     let pid = container.state.pid;
+    let master = match console
+        .map(|c| crate::console::recv_fd(c.as_raw_fd()))
+        .transpose()
+    {
+        Ok(master) => master,
+        Err(e) => {
+            drop(container);
+            let _ = delete(store, opts.id, true);
+            return Err(e);
+        }
+    };
     if let Err(e) = start(&container) {
         drop(container);
         let _ = delete(store, opts.id, true);
@@ -64,7 +85,13 @@ pub fn run_foreground(store: &Store, opts: &CreateOptions, detach: bool) -> anyh
     }
     // Release the lock so `rt state/kill/...` work while we wait.
     drop(container);
-    let code = wait_for(pid, &set);
+    let code = match master {
+        Some(master) => wait_with_console(pid, &set, &master),
+        None => wait_for(pid, &set),
+    };
+    if code == 128 + libc::SIGKILL {
+        report_oom(store, opts.id);
+    }
     delete(store, opts.id, true).context("delete the container after it exited")?;
     Ok(code)
 }
@@ -87,6 +114,80 @@ pub fn wait_for(pid: i32, set: &libc::sigset_t) -> i32 {
     }
 }
 
+/// Like `wait_for`, while proxying stdin -> pty master -> stdout (stdin in raw mode when it
+/// is a terminal; SIGWINCH resizes the pty).
+pub fn wait_with_console(pid: i32, set: &libc::sigset_t, master: &OwnedFd) -> i32 {
+    use crate::console::{copy_size, pump, RawMode};
+    let m = master.as_raw_fd();
+    // SAFETY: signalfd over signals that are blocked.
+    let sfd = unsafe { libc::signalfd(-1, set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    let _raw = RawMode::enable(0);
+    copy_size(m);
+    let (mut stdin_open, mut master_open) = (true, true);
+    loop {
+        if let Some(code) = reap(pid) {
+            // Output the process wrote just before it exited.
+            while master_open && poll_in(m, 0) && pump(m, 1) {}
+            return code;
+        }
+        let mut fds = [
+            libc::pollfd {
+                fd: sfd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if master_open { m } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if stdin_open { 0 } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll over local pollfds.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) } < 0 {
+            continue;
+        }
+        if fds[0].revents != 0 {
+            // SAFETY: reading whole signalfd_siginfo records.
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            while unsafe {
+                libc::read(sfd, (&mut info as *mut libc::signalfd_siginfo).cast(), size)
+            } == size as isize
+            {
+                let sig = info.ssi_signo as i32;
+                if sig == libc::SIGWINCH {
+                    copy_size(m);
+                } else if sig != libc::SIGCHLD {
+                    // SAFETY: kill(2) of our own child.
+                    unsafe { libc::kill(pid, sig) };
+                }
+            }
+        }
+        if fds[1].revents != 0 && !pump(m, 1) {
+            master_open = false;
+        }
+        if fds[2].revents != 0 && !pump(0, m) {
+            stdin_open = false;
+        }
+    }
+}
+
+/// Whether `fd` is readable within `timeout_ms`.
+fn poll_in(fd: i32, timeout_ms: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll over one local pollfd.
+    unsafe { libc::poll(&mut pfd, 1, timeout_ms) > 0 }
+}
+
 /// Reaps every exited child; returns the init's exit status once it has exited.
 fn reap(pid: i32) -> Option<i32> {
     let mut result = None;
@@ -106,5 +207,16 @@ fn reap(pid: i32) -> Option<i32> {
                 255
             });
         }
+    }
+}
+
+/// After the init died of SIGKILL: one line on stderr when the kernel's OOM killer did it
+/// (the container's cgroup, still there until delete, counted an OOM kill).
+fn report_oom(store: &Store, id: &str) {
+    let Ok(container) = super::Container::load(store, id) else {
+        return;
+    };
+    if super::oom_killed(&container, super::Status::Stopped) {
+        logging::warn(&format!("container {id} was OOM-killed"));
     }
 }

@@ -32,6 +32,8 @@ pub struct ExecConfig<'a> {
     pub preserve_fds: u32,
     /// The state lock's fd, closed in the child.
     pub lock_fd: i32,
+    /// A connected socket for the pty master, when `process.terminal` is set.
+    pub console_socket: Option<i32>,
 }
 
 /// The parent's handle on the exec'd process.
@@ -44,7 +46,11 @@ impl ExecProcess {
     /// Lets the child go on (it is in the cgroup) and waits until it has exec'd.
     pub fn go_and_wait_exec(&self) -> anyhow::Result<()> {
         self.sock.send_go().context("signal the exec process")?;
-        match self.sock.wait_report().context("wait for the exec process")? {
+        match self
+            .sock
+            .wait_report()
+            .context("wait for the exec process")?
+        {
             ChildReport::Gone => Ok(()),
             ChildReport::Failed(msg) => Err(anyhow!(msg)),
             ChildReport::Ready => bail!("unexpected message from the exec process"),
@@ -117,6 +123,13 @@ fn setup_and_exec(
         nix::sched::setns(fd, *flag).with_context(|| format!("join the {name} namespace"))?;
     }
     let process = cfg.process;
+    if process.terminal() == Some(true) {
+        let socket = cfg
+            .console_socket
+            .context("process.terminal: a terminal needs a console socket")?;
+        nix::unistd::setsid().context("setsid")?;
+        super::setup_terminal(process, socket)?;
+    }
     process::set_rlimits(process)?;
     let args = process.args().as_deref().unwrap_or(&[]);
     let env = process.env().as_deref().unwrap_or(&[]);

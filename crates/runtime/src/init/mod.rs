@@ -44,6 +44,8 @@ pub struct InitConfig<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub cgroups: CgroupSources,
+    /// A connected socket to send the pty master to, when `process.terminal` is set.
+    pub console_socket: Option<RawFd>,
 }
 
 /// The parent's handle on a spawned init.
@@ -263,6 +265,12 @@ fn setup_and_exec(
         rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
         rootfs::finish(spec)?;
     }
+    if process.terminal() == Some(true) {
+        let socket = cfg
+            .console_socket
+            .context("process.terminal: a terminal needs a console socket")?;
+        setup_terminal(process, socket)?;
+    }
     process::set_rlimits(process)?;
     process::set_oom_score_adj(process)?;
     if !cfg.no_new_keyring {
@@ -289,6 +297,28 @@ fn setup_and_exec(
     }
     pass_fds(cfg.preserve_fds)?;
     Err(process::exec(&exe, args, env))
+}
+
+/// Opens a pty in the container, sends its master over `socket` and makes the slave the
+/// process's controlling terminal and stdio.
+pub(crate) fn setup_terminal(
+    process: &oci_spec::runtime::Process,
+    socket: RawFd,
+) -> anyhow::Result<()> {
+    let (master, name) = crate::console::open_pty()?;
+    if let Some(size) = process.console_size() {
+        crate::console::set_size(
+            master.as_raw_fd(),
+            size.height() as u16,
+            size.width() as u16,
+        )?;
+    }
+    crate::console::send_fd(socket, &name, master.as_raw_fd())?;
+    drop(master);
+    // SAFETY: our copy of the console socket is not needed any more.
+    unsafe { libc::close(socket) };
+    let user = process.user();
+    crate::console::attach_slave(&name, user.uid(), user.gid())
 }
 
 /// Blocks until `rt start` opens the fifo for reading, then tells it we are going.

@@ -1,0 +1,512 @@
+//! `linux.seccomp` -> BPF, with seccompiler.
+//!
+//! seccompiler compiles one match action per filter, while an OCI profile gives each rule its
+//! own action. rt installs a short stack of filters instead of one, relying on the kernel
+//! returning the highest-precedence result of all stacked filters (KILL_PROCESS >
+//! KILL_THREAD > TRAP > ERRNO > USER_NOTIF > TRACE > LOG > ALLOW):
+//!
+//! 1. a guard (hand-written, 6 instructions): syscalls of another architecture (i386 through
+//!    `int 0x80`, x32 numbers with bit 30 set) fail with ENOSYS; everything else is ALLOW;
+//! 2. the default filter, when the default action is not ALLOW: every syscall matched by a
+//!    rule whose action differs from the default -> ALLOW; everything else -> default action;
+//! 3. one filter per distinct rule action other than ALLOW and the default (e.g. ERRNO(38),
+//!    KILL_PROCESS): its rules -> that action; everything else -> ALLOW.
+//!
+//! So an unmatched syscall gets the default action, a syscall matched by rules of one action
+//! gets that action, and one matched by rules of several actions gets the strictest of them.
+//! Docker's and podman's profiles (default ERRNO, ~350 ALLOW rules, a few ERRNO(ENOSYS)
+//! rules) become three filters. Each seccompiler filter's own architecture check returns
+//! ALLOW on a foreign architecture (the guard decides those), so a foreign syscall number is
+//! never read with the native table.
+
+mod syscalls;
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
+    LinuxSeccompOperator,
+};
+use seccompiler::{
+    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+    SeccompFilter, SeccompRule, TargetArch,
+};
+
+use crate::logging;
+
+/// The errno of SCMP_ACT_ERRNO / SCMP_ACT_TRACE without `errnoRet`, as runc.
+const DEFAULT_ERRNO: u32 = libc::EPERM as u32;
+/// The largest errno the kernel passes through (MAX_ERRNO).
+const MAX_ERRNO: u32 = 4095;
+/// x32 syscall numbers on x86_64 carry this bit (__X32_SYSCALL_BIT).
+#[cfg(target_arch = "x86_64")]
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// What `rt features` reports.
+pub const ACTIONS: &[&str] = &[
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_TRAP",
+];
+pub const OPERATORS: &[&str] = &[
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_MASKED_EQ",
+    "SCMP_CMP_NE",
+];
+pub const KNOWN_FLAGS: &[&str] = &[
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+];
+pub const SUPPORTED_FLAGS: &[&str] = &[
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+];
+
+/// Architectures a profile may list here. Only the native one is filtered by the rules;
+/// the others' syscalls fail with ENOSYS (see the module doc).
+pub fn archs() -> &'static [&'static str] {
+    if cfg!(target_arch = "x86_64") {
+        &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    } else if cfg!(target_arch = "aarch64") {
+        &["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
+    } else {
+        &[]
+    }
+}
+
+/// A rule's (or the default's) action, with its data; ordered by first appearance later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Action {
+    Allow,
+    Errno(u32),
+    KillThread,
+    KillProcess,
+    Trap,
+    Trace(u32),
+    Log,
+}
+
+impl Action {
+    fn to_seccompiler(self) -> SeccompAction {
+        match self {
+            Action::Allow => SeccompAction::Allow,
+            Action::Errno(e) => SeccompAction::Errno(e),
+            Action::KillThread => SeccompAction::KillThread,
+            Action::KillProcess => SeccompAction::KillProcess,
+            Action::Trap => SeccompAction::Trap,
+            Action::Trace(d) => SeccompAction::Trace(d),
+            Action::Log => SeccompAction::Log,
+        }
+    }
+}
+
+/// The compiled filters, in install order, and the seccomp(2) flags for each.
+#[derive(Debug)]
+pub struct Program {
+    filters: Vec<BpfProgram>,
+    flags: libc::c_ulong,
+}
+
+impl Program {
+    /// BPF instructions in each filter, in install order.
+    pub fn sizes(&self) -> Vec<usize> {
+        self.filters.iter().map(Vec::len).collect()
+    }
+
+    /// Loads every filter into the calling thread. Needs no_new_privs or CAP_SYS_ADMIN.
+    pub fn install(&self) -> anyhow::Result<()> {
+        #[repr(C)]
+        struct SockFprog {
+            len: libc::c_ushort,
+            filter: *const sock_filter,
+        }
+        let n = self.filters.len();
+        for (i, filter) in self.filters.iter().enumerate() {
+            let prog = SockFprog {
+                len: filter.len() as libc::c_ushort,
+                filter: filter.as_ptr(),
+            };
+            // SAFETY: the kernel copies the program; `prog` and `filter` outlive the call.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    self.flags,
+                    &prog as *const SockFprog,
+                )
+            };
+            if rc != 0 {
+                let err = std::io::Error::last_os_error();
+                return Err(err).with_context(|| {
+                    format!(
+                        "linux.seccomp: load filter {} of {n} (flags {:#x})",
+                        i + 1,
+                        self.flags
+                    )
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn action(act: LinuxSeccompAction, errno: Option<u32>, field: &str) -> anyhow::Result<Action> {
+    let errno_field = if field.ends_with("defaultAction") {
+        field.replace("defaultAction", "defaultErrnoRet")
+    } else {
+        field.replace(".action", ".errnoRet")
+    };
+    if errno.is_some()
+        && !matches!(
+            act,
+            LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace
+        )
+    {
+        bail!("{errno_field}: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno, not {act}");
+    }
+    Ok(match act {
+        LinuxSeccompAction::ScmpActAllow => Action::Allow,
+        LinuxSeccompAction::ScmpActErrno => {
+            let e = errno.unwrap_or(DEFAULT_ERRNO);
+            if e > MAX_ERRNO {
+                bail!("{errno_field} {e}: must be between 0 and {MAX_ERRNO}");
+            }
+            Action::Errno(e)
+        }
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            Action::KillThread
+        }
+        LinuxSeccompAction::ScmpActKillProcess => Action::KillProcess,
+        LinuxSeccompAction::ScmpActTrap => Action::Trap,
+        LinuxSeccompAction::ScmpActTrace => {
+            let d = errno.unwrap_or(DEFAULT_ERRNO);
+            if d > 0xffff {
+                bail!("{errno_field} {d}: must be between 0 and 65535");
+            }
+            Action::Trace(d)
+        }
+        LinuxSeccompAction::ScmpActLog => Action::Log,
+        LinuxSeccompAction::ScmpActNotify => bail!(
+            "{field} SCMP_ACT_NOTIFY: seccomp user notification is not supported by rt"
+        ),
+    })
+}
+
+fn condition(arg: &LinuxSeccompArg, field: &str) -> anyhow::Result<SeccompCondition> {
+    let index = u8::try_from(arg.index())
+        .ok()
+        .filter(|i| *i <= 5)
+        .with_context(|| format!("{field}.index {}: must be between 0 and 5", arg.index()))?;
+    let (op, value) = match arg.op() {
+        LinuxSeccompOperator::ScmpCmpNe => (SeccompCmpOp::Ne, arg.value()),
+        LinuxSeccompOperator::ScmpCmpLt => (SeccompCmpOp::Lt, arg.value()),
+        LinuxSeccompOperator::ScmpCmpLe => (SeccompCmpOp::Le, arg.value()),
+        LinuxSeccompOperator::ScmpCmpEq => (SeccompCmpOp::Eq, arg.value()),
+        LinuxSeccompOperator::ScmpCmpGe => (SeccompCmpOp::Ge, arg.value()),
+        LinuxSeccompOperator::ScmpCmpGt => (SeccompCmpOp::Gt, arg.value()),
+        // OCI (and libseccomp): `value` is the mask, `valueTwo` the datum.
+        LinuxSeccompOperator::ScmpCmpMaskedEq => (
+            SeccompCmpOp::MaskedEq(arg.value()),
+            arg.value_two().unwrap_or(0),
+        ),
+    };
+    // Arguments are compared as 64-bit values, as libseccomp does on 64-bit architectures.
+    SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, value)
+        .map_err(|e| anyhow::anyhow!("{field}: {e}"))
+}
+
+/// A syscall's rules within one action: unconditional, or any of several rules (OR).
+#[derive(Debug, Clone)]
+enum Chain {
+    Always,
+    AnyOf(Vec<SeccompRule>),
+}
+
+impl Chain {
+    fn merge(&mut self, other: Chain) {
+        match (&mut *self, other) {
+            (Chain::Always, _) => {}
+            (_, Chain::Always) => *self = Chain::Always,
+            (Chain::AnyOf(a), Chain::AnyOf(b)) => a.extend(b),
+        }
+    }
+
+    fn rules(self) -> Vec<SeccompRule> {
+        match self {
+            Chain::Always => Vec::new(),
+            Chain::AnyOf(rules) => rules,
+        }
+    }
+}
+
+type Rules = BTreeMap<i64, Chain>;
+
+fn add(rules: &mut Rules, nr: i64, chain: Chain) {
+    match rules.get_mut(&nr) {
+        Some(c) => c.merge(chain),
+        None => {
+            rules.insert(nr, chain);
+        }
+    }
+}
+
+fn native_arch() -> anyhow::Result<TargetArch> {
+    TargetArch::try_from(std::env::consts::ARCH).map_err(|_| {
+        anyhow::anyhow!(
+            "linux.seccomp: seccomp filters are not supported on {}",
+            std::env::consts::ARCH
+        )
+    })
+}
+
+/// Instructions of the architecture check seccompiler puts at the start of every filter.
+const ARCH_CHECK_LEN: usize = 3;
+
+/// One seccompiler filter, its foreign-architecture result changed to ALLOW.
+fn build(
+    rules: Rules,
+    mismatch: Action,
+    matched: Action,
+    arch: TargetArch,
+) -> anyhow::Result<BpfProgram> {
+    let rules = rules.into_iter().map(|(nr, c)| (nr, c.rules())).collect();
+    let filter = SeccompFilter::new(
+        rules,
+        mismatch.to_seccompiler(),
+        matched.to_seccompiler(),
+        arch,
+    )
+    .map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?;
+    let mut prog: BpfProgram = filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| anyhow::anyhow!("linux.seccomp: {e}"))?;
+    // [ld arch; jeq ARCH, 1, 0; ret KILL_PROCESS; ...]: the guard filter handles foreign
+    // architectures, so this filter lets them through.
+    let ret = prog
+        .get_mut(ARCH_CHECK_LEN - 1)
+        .filter(|i| i.code == 0x06 && i.k == libc::SECCOMP_RET_KILL_PROCESS)
+        .context("linux.seccomp: unexpected seccompiler output (architecture check)")?;
+    ret.k = libc::SECCOMP_RET_ALLOW;
+    Ok(prog)
+}
+
+fn stmt(code: u16, k: u32) -> sock_filter {
+    sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+/// Native syscalls -> ALLOW; another architecture's (and x32's) -> ERRNO(ENOSYS).
+fn guard(arch: TargetArch) -> anyhow::Result<BpfProgram> {
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    // The arch check as seccompiler writes it (an empty filter is that check + one ret).
+    let empty = SeccompFilter::new(
+        BTreeMap::new(),
+        SeccompAction::Allow,
+        SeccompAction::Trap,
+        arch,
+    )
+    .map_err(|e| anyhow::anyhow!("linux.seccomp: {e}"))?;
+    let empty: BpfProgram = empty
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| anyhow::anyhow!("linux.seccomp: {e}"))?;
+    let audit_arch = empty
+        .get(1)
+        .filter(|i| i.code == JEQ_K)
+        .map(|i| i.k)
+        .context("linux.seccomp: unexpected seccompiler output (architecture check)")?;
+    let enosys = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    let mut prog = vec![
+        stmt(LD_W_ABS, 4),
+        jump(JEQ_K, audit_arch, 1, 0),
+        stmt(RET_K, enosys),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        const JGE_K: u16 = 0x35;
+        prog.extend([
+            stmt(LD_W_ABS, 0),
+            jump(JGE_K, X32_SYSCALL_BIT, 0, 1),
+            stmt(RET_K, enosys),
+        ]);
+    }
+    prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    Ok(prog)
+}
+
+/// Translates the profile; errors name the field. Unknown syscall names are skipped.
+pub fn compile(seccomp: &LinuxSeccomp) -> anyhow::Result<Program> {
+    let arch = native_arch()?;
+    let default = action(
+        seccomp.default_action(),
+        seccomp.default_errno_ret(),
+        "linux.seccomp.defaultAction",
+    )?;
+    if let Some(path) = seccomp.listener_path() {
+        bail!(
+            "linux.seccomp.listenerPath {}: seccomp user notification is not supported by rt",
+            path.display()
+        );
+    }
+    for (i, a) in seccomp
+        .architectures()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        // Every architecture is accepted, as libseccomp adds it to the filter; only the
+        // native one can be filtered here (see the module doc).
+        if *a != Arch::ScmpArchNative && !archs().contains(&a.to_string().as_str()) {
+            logging::debug(&format!(
+                "linux.seccomp.architectures[{i}] {a}: not this machine's; ignored"
+            ));
+        }
+    }
+    let mut flags: libc::c_ulong = 0;
+    for flag in seccomp.flags().as_deref().unwrap_or(&[]) {
+        flags |= match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
+            }
+            // Only meaningful with a notify listener, which rt does not create.
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
+        };
+    }
+
+    // Rules grouped by action, each group in order of first appearance.
+    let mut groups: Vec<(Action, Rules)> = Vec::new();
+    let mut unknown: Vec<&str> = Vec::new();
+    for (i, sc) in seccomp
+        .syscalls()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        let field = format!("linux.seccomp.syscalls[{i}]");
+        let act = action(sc.action(), sc.errno_ret(), &format!("{field}.action"))?;
+        let args = sc.args().as_deref().unwrap_or(&[]);
+        let mut conds = Vec::with_capacity(args.len());
+        for (j, arg) in args.iter().enumerate() {
+            conds.push(condition(arg, &format!("{field}.args[{j}]"))?);
+        }
+        // As runc: several conditions on one argument become separate rules (OR);
+        // otherwise all conditions form one rule (AND).
+        let repeated = args
+            .iter()
+            .enumerate()
+            .any(|(j, a)| args[..j].iter().any(|b| b.index() == a.index()));
+        let rule = |c: Vec<SeccompCondition>| {
+            SeccompRule::new(c).map_err(|e| anyhow::anyhow!("{field}.args: {e}"))
+        };
+        let chain = if conds.is_empty() {
+            Chain::Always
+        } else if repeated {
+            Chain::AnyOf(
+                conds
+                    .into_iter()
+                    .map(|c| rule(vec![c]))
+                    .collect::<anyhow::Result<_>>()?,
+            )
+        } else {
+            Chain::AnyOf(vec![rule(conds)?])
+        };
+        if sc.names().is_empty() {
+            bail!("{field}.names: empty");
+        }
+        let group = match groups.iter().position(|(a, _)| *a == act) {
+            Some(g) => g,
+            None => {
+                groups.push((act, Rules::new()));
+                groups.len() - 1
+            }
+        };
+        for name in sc.names() {
+            match syscalls::number(name) {
+                Some(nr) => add(&mut groups[group].1, nr, chain.clone()),
+                None => unknown.push(name),
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        // As runc, at debug level: real profiles list every architecture's names.
+        logging::debug(&format!(
+            "linux.seccomp: {} syscall names unknown on {} skipped: {}",
+            unknown.len(),
+            std::env::consts::ARCH,
+            unknown.join(", ")
+        ));
+    }
+
+    let mut filters = Vec::new();
+    if default != Action::Allow {
+        // Every syscall some rule with another action matches leaves the default.
+        let mut union = Rules::new();
+        for (act, rules) in &groups {
+            if *act != default {
+                for (nr, chain) in rules {
+                    add(&mut union, *nr, chain.clone());
+                }
+            }
+        }
+        let blocks_seccomp =
+            default != Action::Log && !matches!(union.get(&libc::SYS_seccomp), Some(Chain::Always));
+        filters.push((blocks_seccomp, build(union, default, Action::Allow, arch)?));
+    }
+    for (act, rules) in groups {
+        if act == Action::Allow || act == default || rules.is_empty() {
+            continue;
+        }
+        let blocks_seccomp = rules.contains_key(&libc::SYS_seccomp) && act != Action::Log;
+        filters.push((blocks_seccomp, build(rules, Action::Allow, act, arch)?));
+    }
+    if filters.is_empty() {
+        return Ok(Program {
+            filters: Vec::new(),
+            flags,
+        });
+    }
+    // Each filter is loaded with seccomp(2), so the ones that may refuse seccomp(2) go last;
+    // at most one can (only equal-precedence results depend on the order otherwise).
+    if filters.iter().filter(|(blocks, _)| *blocks).count() > 1 {
+        bail!(
+            "linux.seccomp: rules with different actions all deny seccomp(2); \
+             rt loads its filters one by one and cannot install this profile"
+        );
+    }
+    filters.sort_by_key(|(blocks, _)| *blocks);
+    let mut all = vec![guard(arch)?];
+    all.extend(filters.into_iter().map(|(_, f)| f));
+    Ok(Program {
+        filters: all,
+        flags,
+    })
+}
+
+#[cfg(test)]
+mod tests;
