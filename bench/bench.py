@@ -570,6 +570,11 @@ def floor_line(L, names):
             f"wall {fmt_ms(w)} ms, cpu {fmt_ms(c)} ms{rel}")
 
 
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
 def machine():
     model = ""
     with open("/proc/cpuinfo") as f:
@@ -686,6 +691,9 @@ def report(result):
         f"times: median [p10-p90] of {result['params']['runs']} runs after "
         f"{result['params']['warmup']} warm-up, runtimes interleaved; cpu = user+sys of the "
         "runtime and the children it waited for (wait4); ratios are of medians.",
+        f"load average (1/5/15 min) at start {result['loadavg_start']}, at end "
+        f"{result['loadavg_end']}: wall times grow with other load on the machine, cpu times "
+        "much less.",
         "",
         table,
         "",
@@ -751,6 +759,7 @@ def inner(args):
         "runtimes": {n: r.binary for n, r in bench.runtimes.items()},
         "summary": {},
     }
+    result["loadavg_start"] = loadavg()
     t0 = time.monotonic()
     interrupted = False
     try:
@@ -771,6 +780,7 @@ def inner(args):
             log(f"could not remove cgroups: {', '.join(left)}")
     if interrupted:
         return 130
+    result["loadavg_end"] = loadavg()
     result["errors"] = bench.errors
     result["elapsed_s"] = round(time.monotonic() - t0, 1)
     text, table = report(result)

@@ -55,11 +55,6 @@ fn config_cases() -> Vec<Case> {
             needle: "linux.rootfsPropagation \"sideways\"",
         },
         Case {
-            name: "terminal without support",
-            edit: |c| set(c, "/process/terminal", json!(true)),
-            needle: "process.terminal",
-        },
-        Case {
             name: "hostname without uts namespace",
             edit: |c| {
                 c["linux"]["namespaces"].as_array_mut().unwrap().remove(3);

@@ -43,6 +43,16 @@ impl Bundle {
     }
 }
 
+/// Whether the spec asks for a new namespace of type `typ` (listed without a path).
+pub fn new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref())
+        .unwrap_or(&[])
+        .iter()
+        .any(|ns| ns.typ() == typ && ns.path().is_none())
+}
+
 fn is_absolute_clean(path: &Path) -> bool {
     path.is_absolute() && !path.components().any(|c| c == Component::ParentDir)
 }
@@ -105,9 +115,10 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
             );
         }
         match ns.typ() {
-            LinuxNamespaceType::User => {
-                bail!("linux.namespaces[{i}]: user namespaces are not supported yet")
+            LinuxNamespaceType::User if ns.path().is_some() => {
+                bail!("linux.namespaces[{i}]: joining a user namespace by path is not supported yet")
             }
+            LinuxNamespaceType::User => validate_id_mappings(linux)?,
             LinuxNamespaceType::Time => {
                 bail!("linux.namespaces[{i}]: time namespaces are not supported yet")
             }
@@ -180,10 +191,45 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
     if linux.seccomp().is_some() {
         bail!("linux.seccomp: seccomp profiles are not supported yet");
     }
+    if let Some(flags) = linux
+        .personality()
+        .as_ref()
+        .and_then(|p| p.flags().as_deref())
+        .filter(|f| !f.is_empty())
+    {
+        bail!("linux.personality.flags {flags:?}: no flags are supported");
+    }
     if let Some(path) = linux.cgroups_path() {
         if path.components().any(|c| c == Component::ParentDir) {
             bail!("linux.cgroupsPath {path:?}: must not contain \"..\"");
         }
     }
     Ok(rootfs)
+}
+
+/// A new user namespace needs uid and gid mappings, each range non-empty and not overlapping.
+fn validate_id_mappings(linux: &oci_spec::runtime::Linux) -> anyhow::Result<()> {
+    for (field, maps) in [
+        ("linux.uidMappings", linux.uid_mappings()),
+        ("linux.gidMappings", linux.gid_mappings()),
+    ] {
+        let maps = maps.as_deref().unwrap_or(&[]);
+        if maps.is_empty() {
+            bail!("{field}: a user namespace needs at least one mapping");
+        }
+        for (i, m) in maps.iter().enumerate() {
+            if m.size() == 0 {
+                bail!("{field}[{i}]: size must not be 0");
+            }
+            for (j, other) in maps.iter().enumerate().skip(i + 1) {
+                let overlap = |a: u32, b: u32| {
+                    (a as u64) < b as u64 + other.size() as u64 && (b as u64) < a as u64 + m.size() as u64
+                };
+                if overlap(m.container_id(), other.container_id()) || overlap(m.host_id(), other.host_id()) {
+                    bail!("{field}[{i}] and [{j}]: ranges overlap");
+                }
+            }
+        }
+    }
+    Ok(())
 }

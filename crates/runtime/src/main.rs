@@ -8,6 +8,7 @@ mod console;
 mod container;
 mod init;
 mod logging;
+mod monitor;
 mod signal;
 mod state;
 mod time;

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::container;
+use crate::logging;
 use crate::state::Store;
 
 #[derive(clap::Args, Debug)]
@@ -15,5 +16,13 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
-    container::delete(&Store::new(root), &args.id, args.force)
+    let store = Store::new(root);
+    // Read before the cgroup (which holds the OOM kill count) goes.
+    let oom_killed = container::Container::load(&store, &args.id)
+        .is_ok_and(|c| container::oom_killed(&c, c.status()));
+    container::delete(&store, &args.id, args.force)?;
+    if oom_killed {
+        logging::warn(&format!("container {} was OOM-killed", args.id));
+    }
+    Ok(())
 }

@@ -4,14 +4,20 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
 mod list;
+mod monitor;
+mod pause;
+mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use std::path::PathBuf;
 
@@ -81,6 +87,18 @@ pub enum Command {
     Spec(spec::Args),
     /// Print the features this runtime supports (runtime-spec features.json).
     Features,
+    /// Freeze every process of a running container.
+    Pause(pause::Args),
+    /// Thaw a paused container.
+    Resume(resume::Args),
+    /// List the processes of a container (json: an array of host pids).
+    Ps(ps::Args),
+    /// Print a container's statistics and OOM kills as JSON lines (runc's events schema).
+    Events(events::Args),
+    /// Change the resource limits of a running container.
+    Update(update::Args),
+    /// Serve Prometheus metrics of every container under --root.
+    Monitor(monitor::Args),
 }
 
 impl Cli {
@@ -117,5 +135,11 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::List(args) => list::run(root, args).map(|()| 0),
         Command::Spec(args) => spec::run(args).map(|()| 0),
         Command::Features => features::run().map(|()| 0),
+        Command::Pause(args) => pause::run(root, args).map(|()| 0),
+        Command::Resume(args) => resume::run(root, args).map(|()| 0),
+        Command::Ps(args) => ps::run(root, args).map(|()| 0),
+        Command::Events(args) => events::run(root, args).map(|()| 0),
+        Command::Update(args) => update::run(root, args).map(|()| 0),
+        Command::Monitor(args) => monitor::run(root, args).map(|()| 0),
     }
 }

@@ -87,6 +87,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     let fifo = dir.fifo_path();
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
         .with_context(|| format!("mkfifo {}", fifo.display()))?;
+    // Not subject to the umask: a container init mapped to another uid must open it.
+    fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .with_context(|| format!("chmod {}", fifo.display()))?;
 
     let cfg = InitConfig {
         id: opts.id,

@@ -39,7 +39,8 @@ pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice], bind: bool) -> any
                 continue;
             }
             let dest = secure_join(rootfs, Path::new(path))?;
-            make_node(&dest, SFlag::S_IFCHR, major, minor, 0o666, bind)
+            let node = Node { kind: SFlag::S_IFCHR, major, minor, mode: 0o666 };
+            make_node(&dest, Path::new(path), &node, bind)
                 .with_context(|| format!("default device {path}"))?;
         }
         for (i, dev) in devices.iter().enumerate() {
@@ -63,16 +64,15 @@ fn create_device(rootfs: &Path, dev: &LinuxDevice, bind: bool) -> anyhow::Result
         bail!("major/minor must not be negative");
     }
     let dest = secure_join(rootfs, dev.path())?;
-    let mode = dev.file_mode().unwrap_or(0o666) & 0o7777;
-    make_node(
-        &dest,
+    let node = Node {
         kind,
-        dev.major() as u64,
-        dev.minor() as u64,
-        mode,
-        bind,
-    )?;
-    if dev.uid().is_some() || dev.gid().is_some() {
+        major: dev.major() as u64,
+        minor: dev.minor() as u64,
+        mode: dev.file_mode().unwrap_or(0o666) & 0o7777,
+    };
+    make_node(&dest, dev.path(), &node, bind)?;
+    // A bind-mounted host node is the host's: never chown it.
+    if !bind && (dev.uid().is_some() || dev.gid().is_some()) {
         chown(
             &dest,
             dev.uid().map(Uid::from_raw),
@@ -83,23 +83,23 @@ fn create_device(rootfs: &Path, dev: &LinuxDevice, bind: bool) -> anyhow::Result
     Ok(())
 }
 
-fn make_node(
-    dest: &Path,
+struct Node {
     kind: SFlag,
     major: u64,
     minor: u64,
     mode: u32,
-    bind: bool,
-) -> anyhow::Result<()> {
+}
+
+/// Creates the node at `dest`, or with `bind` bind-mounts the host's `host` there.
+fn make_node(dest: &Path, host: &Path, node: &Node, bind: bool) -> anyhow::Result<()> {
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).with_context(|| format!("mkdir {}", parent.display()))?;
     }
     if bind {
         // Without the right to mknod (user namespaces), bind the host's node.
-        let host = Path::new("/dev").join(dest.file_name().unwrap_or_default());
         create_mountpoint(dest, true)?;
         nix::mount::mount(
-            Some(&host),
+            Some(host),
             dest,
             None::<&str>,
             nix::mount::MsFlags::MS_BIND,
@@ -111,9 +111,9 @@ fn make_node(
     let _ = fs::remove_file(dest);
     mknod(
         dest,
-        kind,
-        Mode::from_bits_truncate(mode),
-        makedev(major, minor),
+        node.kind,
+        Mode::from_bits_truncate(node.mode),
+        makedev(node.major, node.minor),
     )
     .with_context(|| format!("mknod {}", dest.display()))?;
     Ok(())

@@ -29,6 +29,7 @@ use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use self::caps::CapSets;
+use crate::bundle::new_namespace;
 pub use self::cgroupfs::CgroupSources;
 use self::sync::{ChildReport, SyncSocket};
 
@@ -136,10 +137,39 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
         child_main(cfg, child_sock, &joined, new_cgroup_ns);
     }
     drop(child_sock);
+    if clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
+        if let Err(e) = write_id_maps(pid, cfg.spec) {
+            // SAFETY: kill and reap our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            return Err(e);
+        }
+    }
     Ok(Init {
         pid: pid as i32,
         sock: parent_sock,
     })
+}
+
+/// Writes the spec's uid and gid mappings for the init's new user namespace.
+fn write_id_maps(pid: i32, spec: &Spec) -> anyhow::Result<()> {
+    let linux = spec.linux().as_ref().context("linux: missing")?;
+    for (file, field, maps) in [
+        ("uid_map", "linux.uidMappings", linux.uid_mappings()),
+        ("gid_map", "linux.gidMappings", linux.gid_mappings()),
+    ] {
+        let text: String = maps
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
+        fs::write(format!("/proc/{pid}/{file}"), &text)
+            .with_context(|| format!("{field}: write /proc/{pid}/{file} {text:?}"))?;
+    }
+    Ok(())
 }
 
 /// A fork-like clone(2) with `flags` (new namespaces): 0 in the child, its pid in the parent.
@@ -218,6 +248,15 @@ fn setup_and_exec(
         .open(cfg.fifo)
         .with_context(|| format!("open {}", cfg.fifo.display()))?;
 
+    if new_namespace(spec, LinuxNamespaceType::User) {
+        // The maps are written: become the namespace's root (uid/gid 0 must be mapped).
+        let root_gid = nix::unistd::Gid::from_raw(0);
+        let root_uid = nix::unistd::Uid::from_raw(0);
+        nix::unistd::setresgid(root_gid, root_gid, root_gid)
+            .context("linux.gidMappings: container gid 0 must be mapped")?;
+        nix::unistd::setresuid(root_uid, root_uid, root_uid)
+            .context("linux.uidMappings: container uid 0 must be mapped")?;
+    }
     // Join namespaces given by path; the mount namespace last.
     let mut order: Vec<&JoinedNamespace> = joined
         .iter()
@@ -233,14 +272,7 @@ fn setup_and_exec(
     }
     nix::unistd::setsid().context("setsid")?;
 
-    let new_ns = |t: LinuxNamespaceType| {
-        spec.linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().as_deref())
-            .unwrap_or(&[])
-            .iter()
-            .any(|ns| ns.typ() == t && ns.path().is_none())
-    };
+    let new_ns = |t: LinuxNamespaceType| new_namespace(spec, t);
     if new_ns(LinuxNamespaceType::Uts) {
         if let Some(hostname) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             nix::unistd::sethostname(hostname).with_context(|| format!("hostname {hostname:?}"))?;
@@ -294,6 +326,9 @@ fn setup_and_exec(
         .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
     if process.no_new_privileges() == Some(true) {
         process::set_no_new_privs()?;
+    }
+    if let Some(personality) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        process::set_personality(personality)?;
     }
     pass_fds(cfg.preserve_fds)?;
     Err(process::exec(&exe, args, env))

@@ -161,6 +161,26 @@ pub fn set_no_new_privs() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `linux.personality`: the execution domain (LINUX or LINUX32).
+pub fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> anyhow::Result<()> {
+    use oci_spec::runtime::LinuxPersonalityDomain;
+    const PER_LINUX: libc::c_ulong = 0x0000;
+    const PER_LINUX32: libc::c_ulong = 0x0008;
+    if let Some(flags) = p.flags().as_deref().filter(|f| !f.is_empty()) {
+        bail!("linux.personality.flags {flags:?}: no flags are supported");
+    }
+    let persona = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => PER_LINUX,
+        LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
+    };
+    // SAFETY: personality(2) with a plain value.
+    if unsafe { libc::personality(persona) } < 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("linux.personality.domain {}", p.domain()));
+    }
+    Ok(())
+}
+
 fn cstrings(items: &[String], what: &str) -> anyhow::Result<Vec<CString>> {
     items
         .iter()

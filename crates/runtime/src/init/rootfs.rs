@@ -55,7 +55,9 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroups: &CgroupSources) -> anyhow::R
     });
     if !dev_is_bind {
         let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-        devices::create_devices(rootfs, devs, false)?;
+        // In a user namespace mknod is not allowed: bind the host's nodes instead.
+        let bind = crate::bundle::new_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User);
+        devices::create_devices(rootfs, devs, bind)?;
         devices::create_symlinks(rootfs)?;
     }
     Ok(())
