@@ -8,7 +8,7 @@ BUNDLE  := bundles/busybox
 ROOTFS  := $(BUNDLE)/rootfs
 PREFIX  ?= /usr/local
 
-.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest guest-selftest
+.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest guest-selftest test-engines
 
 all: build
 
@@ -29,7 +29,7 @@ run: build bundle
 	cd $(BUNDLE) && ../../$(RT) run rt-demo-$$$$
 
 # The whole suite: unit tests, real containers on this host, the cgroup v2 guest.
-test: lint test-unit test-host test-v2
+test: lint test-unit test-host test-v2 test-engines
 
 test-unit:
 	$(CARGO) test --workspace --lib --bins
@@ -48,6 +48,12 @@ guest-selftest: guest
 # guest: binaries are built on the host, all run in one guest boot.
 test-v2: bundle build-debug guest
 	RT_GUEST_TIMEOUT=1800 tests/guest/cargo-test.sh --workspace --test '*'
+
+# podman (conmon), containerd (ctr + shim v2) and docker driving rt (tests/engines/README.md):
+# installs the Debian packages when missing, private daemons and state in a temporary
+# directory, removed afterwards.
+test-engines: bundle build-debug
+	tests/engines/run.sh $(RT_DEBUG)
 
 lint:
 	$(CARGO) fmt --all -- --check

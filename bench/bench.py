@@ -63,7 +63,8 @@ def outer(args):
     cmd = ["unshare", "-m", "--propagation", "private", sys.executable,
            os.path.abspath(__file__)] + sys.argv[1:]
     # Ctrl-C reaches the inner process too (same process group); it cleans up and exits.
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A no-op handler, not SIG_IGN: an ignored SIGINT would stay ignored in the child.
+    old = signal.signal(signal.SIGINT, lambda *_: None)
     try:
         rc = subprocess.call(cmd, env=env)
     finally:
@@ -686,7 +687,8 @@ def report(result):
         "",
         f"rt bench {result['timestamp']}  ({m['nproc']} cpus, {m['cpu']}, kernel {m['kernel']}, "
         f"{m['os']})",
-        "versions: " + "; ".join(f"{n}: {F[n]['version']}" for n in names if n in F),
+        "versions: " + "; ".join(f"{n}: {F[n]['version']}" for n in names if n in F)
+        + f" (rt from git {result['git'] or '?'})",
         "cgroups: " + result["cgroup_note"],
         f"times: median [p10-p90] of {result['params']['runs']} runs after "
         f"{result['params']['warmup']} warm-up, runtimes interleaved; cpu = user+sys of the "
@@ -736,6 +738,11 @@ def inner(args):
     os.makedirs(OUT, exist_ok=True)
     TMP = os.path.join(OUT, bench_id, "tmp")
     os.makedirs(TMP, exist_ok=True)
+    def interrupt(*_):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     note = hide_unified()
@@ -757,6 +764,7 @@ def inner(args):
                    "jobs": args.jobs, "events_runs": args.events_runs,
                    "rss_runs": args.rss_runs, "state_on_disk": args.state_on_disk},
         "runtimes": {n: r.binary for n, r in bench.runtimes.items()},
+        "git": first_line(["git", "-C", REPO, "describe", "--always", "--dirty"]),
         "summary": {},
     }
     result["loadavg_start"] = loadavg()

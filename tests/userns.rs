@@ -8,9 +8,20 @@ use rt_tests::*;
 use serde_json::json;
 
 fn with_userns(c: &mut serde_json::Value) {
-    c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({ "type": "user" }));
-    set(c, "/linux/uidMappings", json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]));
-    set(c, "/linux/gidMappings", json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]));
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    set(
+        c,
+        "/linux/uidMappings",
+        json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]),
+    );
+    set(
+        c,
+        "/linux/gidMappings",
+        json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]),
+    );
 }
 
 #[test]
@@ -31,7 +42,10 @@ fn user_namespace_maps_ids_and_files_get_the_mapped_owner() {
     let out = env.run(&id, &config);
     assert_ok(&out, "run in a user namespace");
     let text = stdout(&out);
-    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(lines[0], vec!["0", "100000", "65536"]);
     assert_eq!(lines[1], vec!["0", "200000", "65536"]);
     assert_eq!(lines[2], vec!["0"]);
@@ -51,7 +65,11 @@ fn user_namespace_with_a_non_root_process_user() {
     let id = env.id("c");
     let mut config = env.config(&id, &["sh", "-c", "id -u; id -g; id -G"]);
     with_userns(&mut config);
-    set(&mut config, "/process/user", json!({ "uid": 1000, "gid": 1000, "additionalGids": [100] }));
+    set(
+        &mut config,
+        "/process/user",
+        json!({ "uid": 1000, "gid": 1000, "additionalGids": [100] }),
+    );
     let out = env.run(&id, &config);
     assert_ok(&out, "run as uid 1000 in a user namespace");
     assert_eq!(stdout(&out), "1000\n1000\n1000 100\n");
@@ -62,14 +80,23 @@ fn user_namespace_with_a_non_root_process_user() {
 fn user_namespace_bad_mappings() {
     let env = Env::new("usernsbad");
     let cases = [
-        (json!([]), "linux.uidMappings: a user namespace needs at least one mapping"),
-        (json!([{ "containerID": 0, "hostID": 100000, "size": 0 }]), "linux.uidMappings[0]: size must not be 0"),
+        (
+            json!([]),
+            "linux.uidMappings: a user namespace needs at least one mapping",
+        ),
+        (
+            json!([{ "containerID": 0, "hostID": 100000, "size": 0 }]),
+            "linux.uidMappings[0]: size must not be 0",
+        ),
         (
             json!([{ "containerID": 0, "hostID": 100000, "size": 10 }, { "containerID": 5, "hostID": 300000, "size": 10 }]),
             "ranges overlap",
         ),
         // uid 0 is not mapped: the init cannot become root in its namespace.
-        (json!([{ "containerID": 1, "hostID": 100000, "size": 10 }]), "container uid 0 must be mapped"),
+        (
+            json!([{ "containerID": 1, "hostID": 100000, "size": 10 }]),
+            "container uid 0 must be mapped",
+        ),
     ];
     for (maps, needle) in cases {
         let id = env.id("c");
@@ -77,7 +104,10 @@ fn user_namespace_bad_mappings() {
         with_userns(&mut config);
         set(&mut config, "/linux/uidMappings", maps);
         let bundle = env.bundle(&id, &config);
-        assert_fails_with(&env.rt(&["run", "-b", bundle.to_str().unwrap(), &id]), needle);
+        assert_fails_with(
+            &env.rt(&["run", "-b", bundle.to_str().unwrap(), &id]),
+            needle,
+        );
         env.assert_clean(&id, Some(&bundle));
     }
 }
@@ -87,14 +117,49 @@ fn personality_linux32() {
     let env = Env::new("personality");
     let id = env.id("c");
     let mut config = env.config(&id, &["uname", "-m"]);
-    set(&mut config, "/linux/personality", json!({ "domain": "LINUX32" }));
+    set(
+        &mut config,
+        "/linux/personality",
+        json!({ "domain": "LINUX32" }),
+    );
     let out = env.run(&id, &config);
     assert_ok(&out, "run with LINUX32");
     assert_eq!(stdout(&out), "i686\n");
-    set(&mut config, "/linux/personality", json!({ "domain": "LINUX", "flags": ["SHORT_INODE"] }));
+    set(
+        &mut config,
+        "/linux/personality",
+        json!({ "domain": "LINUX", "flags": ["SHORT_INODE"] }),
+    );
     let id = env.id("c");
-    set(&mut config, "/linux/cgroupsPath", json!(env.cgroup_path(&id)));
+    set(
+        &mut config,
+        "/linux/cgroupsPath",
+        json!(env.cgroup_path(&id)),
+    );
     let bundle = env.bundle(&id, &config);
-    assert_fails_with(&env.rt(&["run", "-b", bundle.to_str().unwrap(), &id]), "linux.personality.flags");
+    assert_fails_with(
+        &env.rt(&["run", "-b", bundle.to_str().unwrap(), &id]),
+        "linux.personality.flags",
+    );
+    env.assert_clean(&id, Some(&bundle));
+}
+
+#[test]
+fn exec_joins_the_user_namespace() {
+    let env = Env::new("usernsexec");
+    let id = env.id("c");
+    let mut config = env.config(&id, &["sleep", "1000"]);
+    with_userns(&mut config);
+    let bundle = env.bundle(&id, &config);
+    assert_ok(
+        &env.rt(&["run", "-d", "-b", bundle.to_str().unwrap(), &id]),
+        "run -d",
+    );
+    let out = env.rt(&["exec", &id, "sh", "-c", "cat /proc/self/uid_map; id -u"]);
+    assert_ok(&out, "exec");
+    let text = stdout(&out);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(words, vec!["0", "100000", "65536", "0"]);
+    assert_ok(&env.rt(&["delete", "-f", &id]), "delete");
     env.assert_clean(&id, Some(&bundle));
 }

@@ -97,6 +97,8 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         }
     }
 
+    crate::hooks::validate(spec.hooks().as_ref())?;
+
     let Some(linux) = spec.linux() else {
         bail!("linux: missing (rt runs Linux containers)");
     };
@@ -116,7 +118,9 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         }
         match ns.typ() {
             LinuxNamespaceType::User if ns.path().is_some() => {
-                bail!("linux.namespaces[{i}]: joining a user namespace by path is not supported yet")
+                bail!(
+                    "linux.namespaces[{i}]: joining a user namespace by path is not supported yet"
+                )
             }
             LinuxNamespaceType::User => validate_id_mappings(linux)?,
             LinuxNamespaceType::Time => {
@@ -188,9 +192,7 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
             }
         }
     }
-    if linux.seccomp().is_some() {
-        bail!("linux.seccomp: seccomp profiles are not supported yet");
-    }
+    // linux.seccomp is checked when it is compiled (crate::seccomp::compile), in `create`.
     if let Some(flags) = linux
         .personality()
         .as_ref()
@@ -223,9 +225,12 @@ fn validate_id_mappings(linux: &oci_spec::runtime::Linux) -> anyhow::Result<()> 
             }
             for (j, other) in maps.iter().enumerate().skip(i + 1) {
                 let overlap = |a: u32, b: u32| {
-                    (a as u64) < b as u64 + other.size() as u64 && (b as u64) < a as u64 + m.size() as u64
+                    (a as u64) < b as u64 + other.size() as u64
+                        && (b as u64) < a as u64 + m.size() as u64
                 };
-                if overlap(m.container_id(), other.container_id()) || overlap(m.host_id(), other.host_id()) {
+                if overlap(m.container_id(), other.container_id())
+                    || overlap(m.host_id(), other.host_id())
+                {
                     bail!("{field}[{i}] and [{j}]: ranges overlap");
                 }
             }

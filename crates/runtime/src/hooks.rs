@@ -222,9 +222,7 @@ fn run_one(hook: &Hook, field: &str, state: &[u8], cwd: Option<&Path>) -> anyhow
     }
     let mut text = String::new();
     let _ = output.seek(SeekFrom::Start(0));
-    let _ = output
-        .take(OUTPUT_MAX as u64 * 4)
-        .read_to_string(&mut text);
+    let _ = output.take(OUTPUT_MAX as u64 * 4).read_to_string(&mut text);
     let text = one_line(&text);
     let how = match (status.code(), status.signal()) {
         (Some(code), _) => format!("exited with status {code}"),
@@ -313,15 +311,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rt-hooks-unit-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("log");
-        let script = format!("cat > {0}; echo \" $0 $1 $FOO $HOME\" >> {0}", log.display());
+        let script = format!(
+            "cat > {0}; echo \" $0 $1 $FOO ${{HOME-unset}}\" >> {0}",
+            log.display()
+        );
         let h = hooks(json!({ "createRuntime": [
-            { "path": "/bin/sh", "args": ["sh", "-c", script, "one"], "env": ["FOO=bar"] }
+            { "path": "/bin/sh", "args": ["sh", "-c", script, "zero", "one"], "env": ["FOO=bar"] }
         ]}));
         run(Some(&h), Kind::CreateRuntime, &state(), None).unwrap();
         let text = std::fs::read_to_string(&log).unwrap();
         assert_eq!(
             text,
-            "{\"ociVersion\":\"1.2.0\",\"id\":\"c1\",\"status\":\"creating\",\"pid\":42,\"bundle\":\"/b\"} sh one bar\n"
+            "{\"ociVersion\":\"1.2.0\",\"id\":\"c1\",\"status\":\"creating\",\"pid\":42,\"bundle\":\"/b\"} zero one bar unset\n"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -343,7 +344,10 @@ mod tests {
             "{:#}",
             run(Some(&h), Kind::CreateContainer, &state(), None).unwrap_err()
         );
-        assert!(e.starts_with("hooks.createContainer[0].path /no/such/hook: "), "{e}");
+        assert!(
+            e.starts_with("hooks.createContainer[0].path /no/such/hook: "),
+            "{e}"
+        );
     }
 
     #[test]
@@ -371,6 +375,9 @@ mod tests {
             json!({ "poststop": [{ "path": "/bin/true" }, { "path": "/bin/true", "timeout": 0 }] }),
         )))
         .unwrap_err();
-        assert!(e.to_string().starts_with("hooks.poststop[1].timeout 0"), "{e}");
+        assert!(
+            e.to_string().starts_with("hooks.poststop[1].timeout 0"),
+            "{e}"
+        );
     }
 }

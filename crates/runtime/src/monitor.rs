@@ -40,7 +40,8 @@ const RESCAN: Duration = Duration::from_millis(250);
 type Labels = Vec<(String, String)>;
 type OomFamily = Family<Labels, Counter>;
 
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const TEXT_004: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 fn id_label(id: &str) -> Labels {
     vec![("id".to_string(), id.to_string())]
@@ -71,11 +72,21 @@ pub fn serve(root: &Path, listen: &str) -> anyhow::Result<()> {
             Err(e) => return Err(e).context("accept an HTTP request"),
         };
         let path = request.url().split('?').next().unwrap_or_default();
+        // Prometheus asks for OpenMetrics; other clients (curl, promtool) get the classic
+        // text format.
+        let openmetrics = request.headers().iter().any(|h| {
+            h.field.equiv("Accept") && h.value.as_str().contains("application/openmetrics-text")
+        });
         let response = match (request.method(), path) {
             (tiny_http::Method::Get, "/metrics") => match render(root, &oom) {
-                Ok(text) => tiny_http::Response::from_string(text).with_header(header()),
-                Err(e) => tiny_http::Response::from_string(format!("{e:#}\n"))
-                    .with_status_code(500),
+                Ok(text) if openmetrics => {
+                    tiny_http::Response::from_string(text).with_header(header(OPENMETRICS))
+                }
+                Ok(text) => tiny_http::Response::from_string(to_text_004(&text))
+                    .with_header(header(TEXT_004)),
+                Err(e) => {
+                    tiny_http::Response::from_string(format!("{e:#}\n")).with_status_code(500)
+                }
             },
             (tiny_http::Method::Get, "/") => {
                 tiny_http::Response::from_string("rt monitor: metrics at /metrics\n")
@@ -88,15 +99,47 @@ pub fn serve(root: &Path, listen: &str) -> anyhow::Result<()> {
     }
 }
 
-fn header() -> tiny_http::Header {
+fn header(content_type: &'static str) -> tiny_http::Header {
     tiny_http::Header {
         field: "Content-Type"
             .parse()
             .unwrap_or_else(|_| unreachable!("a valid header name")),
-        value: CONTENT_TYPE
+        value: content_type
             .parse()
             .unwrap_or_else(|_| unreachable!("ASCII header value")),
     }
+}
+
+/// OpenMetrics text (what prometheus-client encodes) to Prometheus text format 0.0.4: a
+/// counter family is named with its `_total` suffix there, and there is no `# EOF`.
+fn to_text_004(openmetrics: &str) -> String {
+    let counters: BTreeSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                if counters.contains(name) {
+                    out.push_str(&format!("{prefix}{name}_total {tail}"));
+                } else {
+                    out.push_str(line);
+                }
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The cgroup of container `id`, from its state.json read without the container's lock.
@@ -366,4 +409,21 @@ fn render(root: &Path, oom: &OomFamily) -> anyhow::Result<String> {
     let mut text = String::new();
     encode(&mut text, &registry).context("encode the metrics")?;
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openmetrics_to_text_004() {
+        let om = "# HELP a_seconds Time.\n# TYPE a_seconds counter\na_seconds_total{id=\"x\"} 1\n\
+                  # HELP b_bytes Size.\n# TYPE b_bytes gauge\nb_bytes{id=\"x\"} 2\n# EOF\n";
+        assert_eq!(
+            to_text_004(om),
+            "# HELP a_seconds_total Time.\n# TYPE a_seconds_total counter\n\
+             a_seconds_total{id=\"x\"} 1\n# HELP b_bytes Size.\n# TYPE b_bytes gauge\n\
+             b_bytes{id=\"x\"} 2\n"
+        );
+    }
 }

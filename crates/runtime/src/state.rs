@@ -82,6 +82,9 @@ pub struct State {
     /// style cleanup is needed on delete, as runc does).
     #[serde(default)]
     pub shared_pid_ns: bool,
+    /// The poststart and poststop hooks (run after `create`, when the bundle may be gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// The directory that holds all containers' state.
@@ -290,6 +293,7 @@ mod tests {
             owner: String::new(),
             cgroup_path: "/rt/c1".into(),
             shared_pid_ns: false,
+            hooks: None,
         };
         dir.save(&state).unwrap();
         let back = dir.load().unwrap();

@@ -68,7 +68,7 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
             id,
             data: Some(stats),
         }),
-        Event::Oom { .. } => print(&Line::<()> {
+        Event::Oom => print(&Line::<()> {
             kind: "oom",
             id,
             data: None,

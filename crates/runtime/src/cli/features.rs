@@ -8,7 +8,7 @@ pub fn features() -> serde_json::Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
-        "hooks": [],
+        "hooks": crate::hooks::KINDS.iter().map(|(_, name)| *name).collect::<Vec<_>>(),
         "mountOptions": [
             "async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "mand",
             "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime",
@@ -20,7 +20,14 @@ pub fn features() -> serde_json::Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true },
-            "seccomp": { "enabled": false },
+            "seccomp": {
+                "enabled": true,
+                "actions": crate::seccomp::ACTIONS,
+                "operators": crate::seccomp::OPERATORS,
+                "archs": crate::seccomp::archs(),
+                "knownFlags": crate::seccomp::KNOWN_FLAGS,
+                "supportedFlags": crate::seccomp::SUPPORTED_FLAGS
+            },
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },

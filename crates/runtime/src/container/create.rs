@@ -12,6 +12,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 
 use super::{cgroup_path_for, proc, Container};
 use crate::bundle::Bundle;
+use crate::hooks;
 use crate::init::{self, CgroupSources, InitConfig};
 use crate::logging;
 use crate::state::{ContainerDir, State, Store};
@@ -67,6 +68,21 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     let bundle = Bundle::load(opts.bundle)?;
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
+    // Compiled here (only when set) so `rt create` reports profile errors itself.
+    let seccomp = linux
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::seccomp::compile)
+        .transpose()
+        .with_context(|| {
+            let config = bundle.dir.join(crate::bundle::CONFIG_FILE);
+            config.display().to_string()
+        })?;
+    if let Some(p) = &seccomp {
+        logging::debug(&format!(
+            "seccomp: BPF filters of {:?} instructions",
+            p.sizes()
+        ));
+    }
 
     let mut resources = linux
         .and_then(|l| l.resources().as_ref())
@@ -91,6 +107,9 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
         .with_context(|| format!("chmod {}", fifo.display()))?;
 
+    // A thread moving itself into a v1 cgroup is much faster than rt moving it (see
+    // Cgroup::add_self); only in a user namespace must rt do it.
+    let in_userns = crate::bundle::new_namespace(spec, LinuxNamespaceType::User);
     let cfg = InitConfig {
         id: opts.id,
         spec,
@@ -102,6 +121,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         preserve_fds: opts.preserve_fds,
         cgroups: cgroups_sources,
         console_socket: opts.console_socket,
+        bundle: &bundle.dir,
+        seccomp: seccomp.as_ref(),
+        self_attach: (!in_userns).then_some(&*cgroup),
+        runtime_hooks: [hooks::Kind::Prestart, hooks::Kind::CreateRuntime]
+            .iter()
+            .any(|k| !hooks::of_kind(spec.hooks().as_ref(), *k).is_empty()),
     };
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     if terminal && opts.console_socket.is_none() {
@@ -119,12 +144,34 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     };
     let child = init::spawn(&cfg).with_context(config_path)?;
     undo.pid = Some(child.pid);
-    cgroup
-        .add(Pid(child.pid))
-        .with_context(|| format!("place the init (pid {}) in its cgroup", child.pid))?;
+    if in_userns {
+        cgroup
+            .add(Pid(child.pid))
+            .with_context(|| format!("place the init (pid {}) in its cgroup", child.pid))?;
+    }
     child.go()?;
     // The init's errors are about the spec: name its file, as the load errors do.
-    child.wait_ready().with_context(config_path)?;
+    child
+        .wait_ready_with_hooks(|| {
+            // Runtime namespace, after the init's mounts, before its pivot_root (as runc).
+            let state = hooks::HookState {
+                oci_version: super::OCI_VERSION,
+                id: opts.id,
+                status: "creating",
+                pid: child.pid,
+                bundle: &bundle.dir,
+                annotations: spec
+                    .annotations()
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
+            };
+            let h = spec.hooks().as_ref();
+            hooks::run(h, hooks::Kind::Prestart, &state, Some(&bundle.dir))?;
+            hooks::run(h, hooks::Kind::CreateRuntime, &state, Some(&bundle.dir))
+        })
+        .with_context(config_path)?;
     logging::debug(&format!("init {} ready", child.pid));
 
     let pid_start = proc::start_time(child.pid)
@@ -147,6 +194,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
             .namespaces()
             .iter()
             .any(|ns| ns.typ() == LinuxNamespaceType::Pid && ns.path().is_none()),
+        hooks: hooks::later(spec.hooks().as_ref()),
     };
     if let Some(pid_file) = opts.pid_file {
         write_pid_file(pid_file, child.pid)?;

@@ -55,6 +55,13 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
         cg.delete()
             .with_context(|| format!("remove cgroup {}", cg.path().display()))?;
     }
+    // After the container is gone, before delete returns; failures are warnings.
+    crate::hooks::run_warn(
+        container.state.hooks.as_ref(),
+        crate::hooks::Kind::Poststop,
+        &container.oci_state(Status::Stopped),
+        Some(&container.state.bundle),
+    );
     container.dir.remove()?;
     Ok(())
 }

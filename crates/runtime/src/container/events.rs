@@ -59,10 +59,8 @@ pub fn oom_killed(container: &Container, status: Status) -> bool {
 #[derive(Debug)]
 pub enum Event {
     Stats(Box<Stats>),
-    /// The kernel OOM-killed `count` processes (usually 1) since the last report.
-    Oom {
-        count: u64,
-    },
+    /// The kernel OOM-killed one or more processes since the last report.
+    Oom,
 }
 
 /// Refuses a stopped container, as runc does, and returns the container's cgroup.
@@ -161,7 +159,7 @@ pub fn watch(
                 let count = w.try_read().with_context(|| {
                     format!("read OOM events of cgroup {}", cg.path().display())
                 })?;
-                if count > 0 && !emit(Event::Oom { count })? {
+                if count > 0 && !emit(Event::Oom)? {
                     return Ok(());
                 }
                 if w.is_removed() {

@@ -7,7 +7,6 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use cgroups::Pid;
 use oci_spec::runtime::{Process, Spec};
 
 use super::wait::{block_signals, wait_for, wait_with_console};
@@ -71,11 +70,9 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> 
         preserve_fds: opts.preserve_fds,
         lock_fd: container.dir.lock_fd(),
         console_socket,
+        cgroup: &cgroup,
     })?;
-    let started = cgroup
-        .add(Pid(child.pid))
-        .context("place the process in the container's cgroup")
-        .and_then(|()| child.go_and_wait_exec());
+    let started = child.go_and_wait_exec();
     if let Err(e) = started {
         // SAFETY: kill and reap our own child.
         unsafe {

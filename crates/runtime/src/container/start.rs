@@ -43,9 +43,15 @@ pub fn start(container: &Container) -> anyhow::Result<()> {
             return Err(err).context("poll the exec fifo");
         }
         if n > 0 {
-            let mut buf = [0u8; 1];
+            // `0`, or `E<message>` when a startContainer hook failed (one atomic write).
+            let mut buf = [0u8; 4096];
             match fifo.read(&mut buf) {
-                Ok(1) => break,
+                Ok(n) if n > 0 && buf[0] == b'0' => break,
+                Ok(n) if n > 0 => bail!(
+                    "container {}: {}",
+                    container.id(),
+                    String::from_utf8_lossy(buf[..n].strip_prefix(b"E").unwrap_or(&buf[..n]))
+                ),
                 Ok(_) => bail!(
                     "container {}: its init closed the exec fifo without starting",
                     container.id()
@@ -62,5 +68,12 @@ pub fn start(container: &Container) -> anyhow::Result<()> {
         }
     }
     fs::remove_file(&fifo_path).with_context(|| format!("remove {}", fifo_path.display()))?;
+    // A failing poststart hook is a warning (runtime-spec); the container keeps running.
+    crate::hooks::run_warn(
+        container.state.hooks.as_ref(),
+        crate::hooks::Kind::Poststart,
+        &container.oci_state(Status::Running),
+        Some(&container.state.bundle),
+    );
     Ok(())
 }

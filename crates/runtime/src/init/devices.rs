@@ -39,7 +39,12 @@ pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice], bind: bool) -> any
                 continue;
             }
             let dest = secure_join(rootfs, Path::new(path))?;
-            let node = Node { kind: SFlag::S_IFCHR, major, minor, mode: 0o666 };
+            let node = Node {
+                kind: SFlag::S_IFCHR,
+                major,
+                minor,
+                mode: 0o666,
+            };
             make_node(&dest, Path::new(path), &node, bind)
                 .with_context(|| format!("default device {path}"))?;
         }

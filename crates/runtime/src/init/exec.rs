@@ -1,6 +1,6 @@
 //! `rt exec`: a new process in a running container. It joins the init's namespaces (the pid
-//! namespace through the parent, before the fork), is put in the container's cgroup by the
-//! parent, then takes the process spec's rlimits, user, capabilities and no_new_privs, and
+//! namespace through the parent, before the fork), moves itself into the container's
+//! cgroup, then takes the process spec's rlimits, user, capabilities and no_new_privs, and
 //! execs. Errors before the exec come back over the sync socket; a successful exec closes
 //! the socket (close-on-exec), which is how the parent knows it worked.
 
@@ -18,6 +18,7 @@ use super::{clone_process, pass_fds, process, reset_signals};
 
 /// Namespaces joined, in this order (mount last: it changes the root).
 const NAMESPACES: &[(&str, CloneFlags)] = &[
+    ("user", CloneFlags::CLONE_NEWUSER),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),
@@ -34,6 +35,8 @@ pub struct ExecConfig<'a> {
     pub lock_fd: i32,
     /// A connected socket for the pty master, when `process.terminal` is set.
     pub console_socket: Option<i32>,
+    /// The container's cgroup: the process moves itself there before joining anything.
+    pub cgroup: &'a cgroups::Cgroup,
 }
 
 /// The parent's handle on the exec'd process.
@@ -119,6 +122,10 @@ fn setup_and_exec(
     namespaces: &[(OwnedFd, CloneFlags, &str)],
     caps: &CapSets,
 ) -> anyhow::Result<Infallible> {
+    // Still in the host's namespaces, as root: a user namespace joined later could not.
+    cfg.cgroup
+        .add_self()
+        .context("place the process in the container's cgroup")?;
     for (fd, flag, name) in namespaces {
         nix::sched::setns(fd, *flag).with_context(|| format!("join the {name} namespace"))?;
     }

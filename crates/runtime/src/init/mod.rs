@@ -29,9 +29,9 @@ use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use self::caps::CapSets;
-use crate::bundle::new_namespace;
 pub use self::cgroupfs::CgroupSources;
 use self::sync::{ChildReport, SyncSocket};
+use crate::bundle::new_namespace;
 
 /// What the child needs; it lives in the parent's memory, which the child gets a copy of.
 pub struct InitConfig<'a> {
@@ -47,6 +47,16 @@ pub struct InitConfig<'a> {
     pub cgroups: CgroupSources,
     /// A connected socket to send the pty master to, when `process.terminal` is set.
     pub console_socket: Option<RawFd>,
+    /// The bundle directory (in the state hooks get).
+    pub bundle: &'a Path,
+    /// The compiled `linux.seccomp`, loaded last before exec.
+    pub seccomp: Option<&'a crate::seccomp::Program>,
+    /// Whether the parent runs prestart/createRuntime hooks: the init then stops after its
+    /// mounts and waits for them.
+    pub runtime_hooks: bool,
+    /// The init moves itself into this cgroup first thing (None: the parent placed it,
+    /// as it must for a user namespace, whose root cannot write the host's cgroupfs).
+    pub self_attach: Option<&'a cgroups::Cgroup>,
 }
 
 /// The parent's handle on a spawned init.
@@ -61,16 +71,28 @@ impl Init {
         self.sock.send_go().context("signal the container init")
     }
 
-    /// Waits until the child is set up and blocked on the exec fifo, or failed.
-    pub fn wait_ready(&self) -> anyhow::Result<()> {
-        match self
-            .sock
-            .wait_report()
-            .context("wait for the container init")?
-        {
-            ChildReport::Ready => Ok(()),
-            ChildReport::Failed(msg) => Err(anyhow!(msg)),
-            ChildReport::Gone => bail!("container init exited during set-up"),
+    /// Waits until the child is set up and blocked on the exec fifo, or failed; `hooks`
+    /// runs when the child has its mounts and waits before pivot_root (only when
+    /// `InitConfig::runtime_hooks`). A hook error is returned as is.
+    pub fn wait_ready_with_hooks(
+        &self,
+        mut hooks: impl FnMut() -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        loop {
+            let report = self
+                .sock
+                .wait_report_or_hooks()
+                .context("wait for the container init")?;
+            return match report {
+                None => {
+                    hooks()?;
+                    self.go()?;
+                    continue;
+                }
+                Some(ChildReport::Ready) => Ok(()),
+                Some(ChildReport::Failed(msg)) => Err(anyhow!(msg)),
+                Some(ChildReport::Gone) => bail!("container init exited during set-up"),
+            };
         }
     }
 }
@@ -240,6 +262,11 @@ fn setup_and_exec(
     new_cgroup_ns: bool,
 ) -> anyhow::Result<Infallible> {
     let spec = cfg.spec;
+    if let Some(cgroup) = cfg.self_attach {
+        cgroup
+            .add_self()
+            .with_context(|| format!("place the init in its cgroup {}", cgroup.path().display()))?;
+    }
     let process = spec.process().as_ref().context("process: missing")?;
     // The fifo is reopened for writing through /proc/self/fd after pivot_root.
     let fifo = File::options()
@@ -294,6 +321,17 @@ fn setup_and_exec(
             fs::create_dir_all(&cwd)
                 .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
         }
+        if cfg.runtime_hooks && !sock.request_hooks().context("wait for the runtime hooks")? {
+            // rt create failed (a hook did) and is killing us.
+            // SAFETY: terminate without running the parent's destructors.
+            unsafe { libc::_exit(1) };
+        }
+        crate::hooks::run(
+            spec.hooks().as_ref(),
+            crate::hooks::Kind::CreateContainer,
+            &hook_state(cfg, "creating"),
+            None,
+        )?;
         rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
         rootfs::finish(spec)?;
     }
@@ -317,21 +355,63 @@ fn setup_and_exec(
     caps.apply_bounding()?;
 
     sock.send_ready().context("report ready")?;
-    wait_for_start(&fifo, cfg.id)?;
+    let mut started = wait_for_start(&fifo, cfg.id)?;
     drop(fifo);
+    // startContainer hooks; their failure goes to `rt start` through the fifo.
+    if let Err(e) = crate::hooks::run(
+        spec.hooks().as_ref(),
+        crate::hooks::Kind::StartContainer,
+        &hook_state(cfg, "created"),
+        None,
+    ) {
+        let mut msg = format!("E{e:#}").into_bytes();
+        msg.truncate(4000);
+        let _ = started.write_all(&msg);
+        // SAFETY: terminate without running the parent's destructors.
+        unsafe { libc::_exit(1) };
+    }
+    started.write_all(b"0").context("write the exec fifo")?;
+    drop(started);
 
+    // seccomp(2) needs no_new_privs or CAP_SYS_ADMIN: without no_new_privs it is loaded
+    // while the init still has its capabilities (as runc), else as late as possible.
+    let no_new_privs = process.no_new_privileges() == Some(true);
+    if let (Some(filter), false) = (cfg.seccomp, no_new_privs) {
+        filter.install()?;
+    }
     process::switch_user(process)?;
     caps.apply()?;
     nix::unistd::chdir(process.cwd())
         .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
-    if process.no_new_privileges() == Some(true) {
+    if no_new_privs {
         process::set_no_new_privs()?;
     }
     if let Some(personality) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         process::set_personality(personality)?;
     }
     pass_fds(cfg.preserve_fds)?;
+    if let (Some(filter), true) = (cfg.seccomp, no_new_privs) {
+        filter.install()?;
+    }
     Err(process::exec(&exe, args, env))
+}
+
+/// The state createContainer/startContainer hooks get (pid as seen in the container).
+fn hook_state<'a>(cfg: &'a InitConfig, status: &'a str) -> crate::hooks::HookState<'a> {
+    crate::hooks::HookState {
+        oci_version: crate::container::OCI_VERSION,
+        id: cfg.id,
+        status,
+        pid: std::process::id() as i32,
+        bundle: cfg.bundle,
+        annotations: cfg
+            .spec
+            .annotations()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+    }
 }
 
 /// Opens a pty in the container, sends its master over `socket` and makes the slave the
@@ -356,16 +436,16 @@ pub(crate) fn setup_terminal(
     crate::console::attach_slave(&name, user.uid(), user.gid())
 }
 
-/// Blocks until `rt start` opens the fifo for reading, then tells it we are going.
-fn wait_for_start(fifo: &File, id: &str) -> anyhow::Result<()> {
+/// Blocks until `rt start` opens the fifo for reading.
+/// Returns the fifo's write end: `0` on it says "going", `E<message>` that a
+/// startContainer hook failed.
+fn wait_for_start(fifo: &File, id: &str) -> anyhow::Result<File> {
     let path = PathBuf::from(format!("/proc/self/fd/{}", fifo.as_raw_fd()));
-    let mut w = File::options()
+    File::options()
         .write(true)
         .custom_flags(libc::O_CLOEXEC)
         .open(&path)
-        .with_context(|| format!("container {id}: open the exec fifo (is /proc mounted?)"))?;
-    w.write_all(b"0").context("write the exec fifo")?;
-    Ok(())
+        .with_context(|| format!("container {id}: open the exec fifo (is /proc mounted?)"))
 }
 
 /// Keeps fds 3..3+n open across exec (`--preserve-fds`); every other fd above 2 closes.

@@ -10,6 +10,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 const GO: u8 = b'G';
 const READY: u8 = b'R';
 const ERROR: u8 = b'E';
+/// child -> parent: mounts are set up, run the prestart/createRuntime hooks (then `G`).
+const HOOKS: u8 = b'H';
 
 /// What the child reported.
 pub enum ChildReport {
@@ -112,6 +114,30 @@ impl SyncSocket {
         buf.push(ERROR);
         buf.extend_from_slice(&msg.as_bytes()[..msg.len().min(8000)]);
         self.send(&buf).is_ok()
+    }
+
+    /// Child: ask the parent to run the runtime-namespace hooks; true once it says go on.
+    pub fn request_hooks(&self) -> io::Result<bool> {
+        self.send(&[HOOKS])?;
+        Ok(self.wait_go())
+    }
+
+    /// Parent: like `wait_report`, but `None` when the child asks for the hooks.
+    pub fn wait_report_or_hooks(&self) -> io::Result<Option<ChildReport>> {
+        let msg = self.recv()?;
+        if msg == [HOOKS] {
+            return Ok(None);
+        }
+        Ok(Some(Self::report(&msg)))
+    }
+
+    fn report(msg: &[u8]) -> ChildReport {
+        match msg.split_first() {
+            None => ChildReport::Gone,
+            Some((&READY, _)) => ChildReport::Ready,
+            Some((&ERROR, text)) => ChildReport::Failed(String::from_utf8_lossy(text).into_owned()),
+            Some(_) => ChildReport::Failed("unexpected message from container init".into()),
+        }
     }
 
     /// Parent: wait for the child's report.

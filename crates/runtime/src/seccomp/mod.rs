@@ -5,7 +5,7 @@
 //! returning the highest-precedence result of all stacked filters (KILL_PROCESS >
 //! KILL_THREAD > TRAP > ERRNO > USER_NOTIF > TRACE > LOG > ALLOW):
 //!
-//! 1. a guard (hand-written, 6 instructions): syscalls of another architecture (i386 through
+//! 1. a guard (hand-written, 7 instructions on x86_64): syscalls of another architecture (i386 through
 //!    `int 0x80`, x32 numbers with bit 30 set) fail with ENOSYS; everything else is ALLOW;
 //! 2. the default filter, when the default action is not ALLOW: every syscall matched by a
 //!    rule whose action differs from the default -> ALLOW; everything else -> default action;
@@ -199,9 +199,9 @@ fn action(act: LinuxSeccompAction, errno: Option<u32>, field: &str) -> anyhow::R
             Action::Trace(d)
         }
         LinuxSeccompAction::ScmpActLog => Action::Log,
-        LinuxSeccompAction::ScmpActNotify => bail!(
-            "{field} SCMP_ACT_NOTIFY: seccomp user notification is not supported by rt"
-        ),
+        LinuxSeccompAction::ScmpActNotify => {
+            bail!("{field} SCMP_ACT_NOTIFY: seccomp user notification is not supported by rt")
+        }
     })
 }
 

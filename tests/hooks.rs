@@ -1,0 +1,219 @@
+//! OCI hooks on real containers: each kind runs once, in lifecycle order, with the state
+//! JSON on stdin; failures fail create/start (and leave nothing) or warn (poststart,
+//! poststop); timeouts kill the hook.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rt_tests::*;
+use serde_json::{json, Value};
+
+/// The static busybox of the test rootfs: a shell that exists on the host and in the guest.
+fn busybox() -> PathBuf {
+    rootfs().join("bin/busybox")
+}
+
+/// A hook running `sh -c script` with the host's busybox.
+fn host_hook(script: &str) -> Value {
+    json!({ "path": busybox(), "args": ["sh", "-c", script], "env": ["HOOK_ENV=yes"] })
+}
+
+/// A hook that appends its stdin and ` NAME $HOOK_ENV` to `log`.
+fn logging_hook(path: &Path, log: &str, name: &str) -> Value {
+    json!({
+        "path": path,
+        "args": ["sh", "-c", format!("cat >> {log}; echo \" {name} $HOOK_ENV\" >> {log}")],
+        "env": ["HOOK_ENV=yes"]
+    })
+}
+
+/// A config whose /tmp/hooks is the host directory `dir` (reachable from every hook).
+fn config_with_hooks(env: &Env, id: &str, args: &[&str], dir: &Path, hooks: Value) -> Value {
+    let mut config = env.config(id, args);
+    config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/tmp/hooks", "type": "bind", "source": dir, "options": ["rbind", "rw"]
+    }));
+    set(&mut config, "/hooks", hooks);
+    config
+}
+
+#[test]
+fn every_hook_runs_once_in_order_with_the_state() {
+    let env = Env::new("hooks-order");
+    let dir = env.tmp.join("hooks");
+    fs::create_dir_all(&dir).unwrap();
+    let host_log = dir.join("log");
+    let host_log = host_log.to_str().unwrap();
+    let bb = busybox();
+    let hooks = json!({
+        "prestart": [logging_hook(&bb, host_log, "prestart")],
+        "createRuntime": [logging_hook(&bb, host_log, "createRuntime")],
+        // before pivot_root: host paths
+        "createContainer": [logging_hook(&bb, host_log, "createContainer")],
+        // in the container: its paths
+        "startContainer": [logging_hook(Path::new("/bin/sh"), "/tmp/hooks/log", "startContainer")],
+        "poststart": [logging_hook(&bb, host_log, "poststart")],
+        "poststop": [logging_hook(&bb, host_log, "poststop")]
+    });
+    let id = env.id("c");
+    let config = config_with_hooks(&env, &id, &["sh", "-c", "echo main"], &dir, hooks);
+    let bundle = env.bundle(&id, &config);
+    let out = env.rt(&["run", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert_ok(&out, "run");
+    assert_eq!(stdout(&out), "main\n");
+    env.assert_clean(&id, Some(&bundle));
+
+    let log = fs::read_to_string(dir.join("log")).unwrap();
+    let entries: Vec<(Value, &str)> = log
+        .lines()
+        .map(|line| {
+            let (state, name) = line.rsplit_once("} ").expect("state then name");
+            let state: Value = serde_json::from_str(&format!("{state}}}")).expect("state JSON");
+            (state, name)
+        })
+        .collect();
+    let names: Vec<&str> = entries.iter().map(|(_, n)| *n).collect();
+    assert_eq!(
+        names,
+        [
+            "prestart yes",
+            "createRuntime yes",
+            "createContainer yes",
+            "startContainer yes",
+            "poststart yes",
+            "poststop yes"
+        ],
+        "{log}"
+    );
+    let statuses: Vec<&str> = entries
+        .iter()
+        .map(|(s, _)| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["creating", "creating", "creating", "created", "running", "stopped"]
+    );
+    let bundle = fs::canonicalize(&bundle).unwrap();
+    for (state, name) in &entries {
+        assert_eq!(state["id"], json!(id), "{name}");
+        assert_eq!(state["bundle"], json!(bundle), "{name}");
+        assert!(state["ociVersion"].is_string(), "{name}");
+    }
+    // The runtime's hooks see the host pid; the container's see the init as pid 1.
+    let host_pid = entries[0].0["pid"].as_i64().unwrap();
+    assert!(host_pid > 1);
+    assert_eq!(entries[1].0["pid"], json!(host_pid));
+    assert_eq!(entries[2].0["pid"], json!(1));
+    assert_eq!(entries[3].0["pid"], json!(1));
+    assert_eq!(entries[4].0["pid"], json!(host_pid));
+}
+
+fn create_fails(env: &Env, hooks: Value, needle: &str) {
+    let id = env.id("bad");
+    let config = config_with_hooks(env, &id, &["true"], &env.tmp, hooks);
+    let bundle = env.bundle(&id, &config);
+    let out = env.rt(&["create", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert_fails_with(&out, needle);
+    env.assert_clean(&id, Some(&bundle));
+}
+
+#[test]
+fn failing_create_hooks_fail_create_and_leave_nothing() {
+    let env = Env::new("hooks-fail");
+    create_fails(
+        &env,
+        json!({ "createRuntime": [{ "path": "/nonexistent/hook" }] }),
+        "hooks.createRuntime[0].path /nonexistent/hook",
+    );
+    create_fails(
+        &env,
+        json!({ "prestart": [host_hook("echo no good >&2; exit 3")] }),
+        "hooks.prestart[0]",
+    );
+    create_fails(
+        &env,
+        json!({ "createContainer": [host_hook("exit 4")] }),
+        "hooks.createContainer[0]",
+    );
+    create_fails(
+        &env,
+        json!({ "createRuntime": [{ "path": "relative/hook" }] }),
+        "hooks.createRuntime[0].path",
+    );
+    create_fails(
+        &env,
+        json!({ "createRuntime": [{ "path": "/bin/sh", "timeout": 0 }] }),
+        "hooks.createRuntime[0].timeout 0",
+    );
+}
+
+#[test]
+fn hook_past_its_timeout_is_killed_and_fails() {
+    let env = Env::new("hooks-timeout");
+    let pid_file = env.tmp.join("hook.pid");
+    let mut hook = host_hook(&format!("echo $$ > {}; exec sleep 30", pid_file.display()));
+    hook["timeout"] = json!(1);
+    let started = Instant::now();
+    create_fails(
+        &env,
+        json!({ "createRuntime": [hook] }),
+        "timeout of 1s; killed",
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let pid = fs::read_to_string(&pid_file).unwrap();
+    assert!(
+        !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "hook {pid} still alive"
+    );
+}
+
+#[test]
+fn failing_start_container_hook_fails_start() {
+    let env = Env::new("hooks-start");
+    let id = env.id("c");
+    let hooks = json!({ "startContainer": [
+        { "path": "/bin/sh", "args": ["sh", "-c", "echo start hook says no; exit 5"] }
+    ]});
+    let config = config_with_hooks(&env, &id, &["true"], &env.tmp, hooks);
+    env.create(&id, &config);
+    let out = env.rt(&["start", &id]);
+    assert_fails_with(
+        &out,
+        "hooks.startContainer[0] /bin/sh: exited with status 5",
+    );
+    assert!(stderr(&out).contains("start hook says no"));
+    env.wait_status(&id, "stopped");
+    assert_ok(&env.rt(&["delete", &id]), "delete");
+    env.assert_clean(&id, None);
+}
+
+#[test]
+fn failing_poststart_and_poststop_hooks_only_warn() {
+    let env = Env::new("hooks-post");
+    let id = env.id("c");
+    let hooks = json!({
+        "poststart": [host_hook("exit 6")],
+        "poststop": [host_hook("exit 7")]
+    });
+    let config = config_with_hooks(&env, &id, &["sleep", "5"], &env.tmp, hooks);
+    let bundle = env.create(&id, &config);
+    // The bundle may be gone after create: the later hooks are kept in the state.
+    fs::remove_dir_all(&bundle).unwrap();
+    let out = env.rt(&["start", &id]);
+    assert_ok(&out, "start");
+    assert!(
+        stderr(&out).contains("warning: hooks.poststart[0]"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.status(&id), "running");
+    let out = env.rt(&["delete", "--force", &id]);
+    assert_ok(&out, "delete");
+    assert!(
+        stderr(&out).contains("warning: hooks.poststop[0]"),
+        "{}",
+        stderr(&out)
+    );
+    env.assert_clean(&id, None);
+}
