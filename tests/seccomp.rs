@@ -249,3 +249,33 @@ fn features_list_seccomp_and_hooks() {
         ])
     );
 }
+
+#[test]
+fn exec_processes_get_the_containers_profile() {
+    let env = Env::new("sc-exec");
+    let id = env.id("c");
+    let mut config = env.config(&id, &["sleep", "1000"]);
+    set(
+        &mut config,
+        "/linux/seccomp",
+        deny_mkdir("SCMP_ACT_ERRNO", Some(38)),
+    );
+    let bundle = env.bundle(&id, &config);
+    assert_ok(
+        &env.rt(&["run", "-d", "-b", bundle.to_str().unwrap(), &id]),
+        "run -d",
+    );
+    let out = env.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "mkdir /tmp/x 2>&1; grep ^Seccomp: /proc/self/status",
+    ]);
+    assert_ok(&out, "exec");
+    let text = stdout(&out);
+    assert!(text.contains("Function not implemented"), "{text}");
+    assert!(text.contains("Seccomp:\t2"), "{text}");
+    assert_ok(&env.rt(&["delete", "-f", &id]), "delete");
+    env.assert_clean(&id, Some(&bundle));
+}

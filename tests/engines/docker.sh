@@ -39,7 +39,7 @@ expect_eq docker-unpause "running" "$(docker inspect --format '{{.State.Status}}
 run_rc rc docker update --memory 64m --memory-swap 64m --cpu-shares 512 d1
 expect_match docker-update-ok '^0 d1' "$rc $OUT"
 expect_eq docker-update-memory 67108864 "$(cg memory "$D1_CG" memory.limit_in_bytes 2>&1)"
-expect_eq docker-update-cpu-shares 512 "$(cg cpu "$D1_CG" cpu.shares 2>&1)"
+expect_eq docker-update-cpu-shares "$([ -n "$CGV2" ] && echo 20 || echo 512)" "$(cg cpu "$D1_CG" cpu.shares 2>&1)"
 
 run_rc rc docker stats --no-stream --format '{{.Name}} {{.PIDs}}' d1
 expect_match docker-stats-no-stream '^d1 [1-9]' "$OUT"
@@ -50,7 +50,7 @@ run_rc rc docker rm d1
 check docker-rm test "$rc" = 0
 run_rc rc "$RT" --root "$RT_ROOT_DOCKER" state "$D1"
 check docker-rm-rt-state-gone test "$rc" != 0
-check docker-rm-cgroup-gone test ! -d "/sys/fs/cgroup/memory$D1_CG"
+check docker-rm-cgroup-gone test ! -d "$(cgdir memory "$D1_CG")"
 
 # ---- kill
 run_rc rc dk_run -d --name d2 "$DOCKER_IMG" /bin/sleep 1000
@@ -60,6 +60,8 @@ expect_eq docker-kill "exited 137" "$(docker inspect --format '{{.State.Status}}
 docker rm -f d2 >/dev/null 2>&1 || true
 run_rc rc dk_run --rm --cap-drop all --cap-add NET_RAW "$DOCKER_IMG" /bin/grep CapEff /proc/self/status
 expect_match docker-cap-drop-add 'CapEff:[[:space:]]+0000000000002000$' "$OUT"
+run_rc rc dk_run --rm "$DOCKER_IMG" /bin/grep Seccomp: /proc/self/status
+expect_match docker-seccomp-default-profile "Seccomp:[[:space:]]+$([ -n "$SECCOMP_OPT" ] && echo 0 || echo 2)" "$OUT"
 
 # ---- OOM: exit 137 and OOMKilled=true (the shim's OOM watch on the memcg rt made)
 run_rc rc dk_run --name d3 --memory 32m --memory-swap 32m "$DOCKER_IMG" /bin/sh -c "$OOM_CMD"

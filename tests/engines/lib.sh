@@ -68,9 +68,31 @@ wait_for() {
     done
 }
 
-# cg CONTROLLER CGROUPS-PATH FILE: prints a v1 cgroup file of a container.
+# This host is cgroup v1 (hybrid); on a unified (v2-only) host the same checks read the v2
+# equivalents.
+CGV2=
+[ -f /sys/fs/cgroup/cgroup.controllers ] && CGV2=1
+
+# cgdir CONTROLLER CGROUPS-PATH: a container's cgroup directory.
+cgdir() {
+    if [ -n "$CGV2" ]; then echo "/sys/fs/cgroup$2"; else echo "/sys/fs/cgroup/$1$2"; fi
+}
+
+# cg CONTROLLER CGROUPS-PATH V1-FILE: prints a cgroup file of a container, in v1 terms.
 cg() {
-    cat "/sys/fs/cgroup/$1$2/$3"
+    local d
+    d=$(cgdir "$1" "$2")
+    if [ -z "$CGV2" ]; then
+        cat "$d/$3"
+        return
+    fi
+    case $3 in
+    memory.limit_in_bytes) cat "$d/memory.max" ;;
+    cpu.cfs_quota_us) cut -d ' ' -f 1 "$d/cpu.max" ;;
+    cpu.shares) cat "$d/cpu.weight" ;; # runc's conversion: 512 -> 20
+    freezer.state) sed 's/^1$/FROZEN/; s/^0$/THAWED/' "$d/cgroup.freeze" ;;
+    *) cat "$d/$3" ;;
+    esac
 }
 
 # Allocates and touches ~256 MiB in one go (dd's buffer): an OOM kill under a 32 MiB limit.

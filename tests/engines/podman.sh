@@ -63,7 +63,7 @@ check podman-rm test "$rc" = 0
 # rm made podman call `rt delete`: rt no longer knows the container, its cgroup is gone.
 run_rc rc "$RT" state "$P1"
 check podman-rm-rt-state-gone test "$rc" != 0
-check podman-rm-cgroup-gone test ! -d "/sys/fs/cgroup/memory$P1_CG"
+check podman-rm-cgroup-gone test ! -d "$(cgdir memory "$P1_CG")"
 
 # ---- stop: SIGTERM reaches the container's init (a shell that exits 7 on TERM)
 pm_run -d --name p2 --rootfs "$ROOTFS:O" /bin/sh -c 'trap "exit 7" TERM; while :; do sleep 0.1; done' >/dev/null 2>&1 || true
@@ -79,7 +79,8 @@ run_rc rc pm_run --rm --memory 32m --memory-swap 32m --rootfs "$ROOTFS:O" /bin/s
 expect_eq podman-oom-exit-137 137 "$rc"
 check podman-oom-conmon-marker test -e "$W/scratch/oom/oom"
 cd "$W/scratch"
-run_rc rc pm_run --rm --memory 32m --rootfs "$ROOTFS:O" /bin/cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+run_rc rc pm_run --rm --memory 32m --rootfs "$ROOTFS:O" /bin/sh -c \
+    'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max'
 expect_eq podman-memory-limit-inside 33554432 "$OUT"
 
 # ---- process and rootfs options
@@ -89,10 +90,21 @@ run_rc rc pm_run --rm --cap-drop all --cap-add NET_RAW --rootfs "$ROOTFS:O" /bin
 expect_match podman-cap-drop-add 'CapEff:[[:space:]]+0000000000002000$' "$OUT"
 run_rc rc pm_run --rm --cap-drop CHOWN --rootfs "$ROOTFS:O" /bin/grep CapEff /proc/self/status
 expect_match podman-cap-drop-chown 'CapEff:[[:space:]]+00000000a80425fa$' "$OUT"
+# podman's default seccomp profile is installed (filter mode 2) unless the debugging knob is set.
+run_rc rc pm_run --rm --rootfs "$ROOTFS:O" /bin/grep Seccomp: /proc/self/status
+expect_match podman-seccomp-default-profile "Seccomp:[[:space:]]+$([ -n "$SECCOMP_OPT" ] && echo 0 || echo 2)" "$OUT"
 run_rc rc pm_run --rm --read-only --rootfs "$ROOTFS:O" /bin/sh -c 'touch /x && echo writable'
 expect_match podman-read-only 'Read-only file system' "$OUT"
 run_rc rc pm_run --rm --read-only --tmpfs /scratch --rootfs "$ROOTFS:O" /bin/sh -c 'touch /scratch/x && grep " /scratch " /proc/mounts'
 expect_match podman-tmpfs '^tmpfs /scratch tmpfs rw' "$OUT"
+# podman's --tmpfs options include "tmpcopyup": the tmpfs starts with the directory's content
+# (runc and crun copy it; FINDINGS.md #2).
+run_rc rc pm_run --rm --tmpfs /etc --rootfs "$ROOTFS:O" /bin/grep -c '^root:' /etc/passwd
+expect_eq podman-tmpfs-copyup 1 "$OUT"
+# The tmpfs root takes the mode of the directory it covers (755), as with runc (FINDINGS.md #3):
+# a non-root user cannot write there.
+run_rc rc pm_run --rm --user 1000:1000 --tmpfs /scratch --rootfs "$ROOTFS:O" /bin/stat -c %a /scratch
+expect_eq podman-tmpfs-mode-of-mountpoint 755 "$OUT"
 echo from-host >"$W/vol/in"
 run_rc rc pm_run --rm -v "$W/vol:/vol" --rootfs "$ROOTFS:O" /bin/sh -c 'cat /vol/in; echo from-container >/vol/out'
 expect_eq podman-volume-read from-host "$OUT"

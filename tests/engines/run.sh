@@ -80,7 +80,8 @@ CONTAINERD_PID=
 DOCKERD_PID=
 # Cgroups under libpod_parent before we start (podman's parent is shared with other users).
 PODMAN_CG_BEFORE=$W/podman-cgroups-before
-find /sys/fs/cgroup/*/libpod_parent -maxdepth 2 -type d 2>/dev/null | sort >"$PODMAN_CG_BEFORE" || true
+find /sys/fs/cgroup/libpod_parent /sys/fs/cgroup/*/libpod_parent -maxdepth 2 -type d 2>/dev/null |
+    sort >"$PODMAN_CG_BEFORE" || true
 
 stop_pid() { # stop_pid PID SECONDS: TERM, wait, then KILL (only processes this script started)
     local pid=$1 secs=$2
@@ -148,9 +149,11 @@ cleanup() {
     for m in $(awk -v w="$W/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
         umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
     done
-    remove_cgroups /dev/null /sys/fs/cgroup/*/"$CTR_NS" /sys/fs/cgroup/*/"$DOCKER_NS" \
-        /sys/fs/cgroup/*"$DOCKER_CGROUP_PARENT"
-    remove_cgroups "$PODMAN_CG_BEFORE" /sys/fs/cgroup/*/libpod_parent
+    # Ours alone (named after this run), in every v1 hierarchy or the v2 tree.
+    remove_cgroups /dev/null /sys/fs/cgroup/{,*/}"$CTR_NS" /sys/fs/cgroup/{,*/}"$DOCKER_NS" \
+        /sys/fs/cgroup{,/*}"$DOCKER_CGROUP_PARENT"
+    # Shared with other podman users: only what appeared during this run.
+    remove_cgroups "$PODMAN_CG_BEFORE" /sys/fs/cgroup/{,*/}libpod_parent
     if [ -n "${KEEP_ENGINES_DIR:-}" ]; then
         echo "kept $W" >&2
     else
@@ -170,6 +173,11 @@ log "rt: $RT ($("$RT" --version | head -n 1)); workspace $W"
 
 # ---------------------------------------------------------------- configuration
 write_podman_conf() {
+    local NOFILE NPROC
+    NOFILE=$(ulimit -Hn)
+    [ "$NOFILE" = unlimited ] && NOFILE=1048576
+    NPROC=$(ulimit -Hu)
+    { [ "$NPROC" = unlimited ] || [ "$NPROC" -gt 32768 ]; } && NPROC=32768
     mkdir -p "$W/podman/tmp" "$W/podman/net"
     cat >"$W/podman/storage.conf" <<EOF
 [storage]
@@ -181,10 +189,10 @@ EOF
 [containers]
 log_driver = "k8s-file"
 cgroups = "enabled"
-# This host's hard RLIMIT_NOFILE is 20000 and CAP_SYS_RESOURCE is not in the bounding set;
-# podman's default nofile (1048576) cannot be set. default_ulimits replaces podman's whole
-# list, so nproc is repeated.
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+# Without CAP_SYS_RESOURCE (as on the dev host, hard nofile 20000) podman's default nofile
+# (1048576) cannot be set: use this machine's hard limit. default_ulimits replaces podman's
+# whole list, so nproc is repeated.
+default_ulimits = ["nofile=$NOFILE:$NOFILE", "nproc=$NPROC:$NPROC"]
 
 [engine]
 cgroup_manager = "cgroupfs"

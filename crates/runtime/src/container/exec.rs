@@ -27,13 +27,19 @@ pub struct ExecOptions<'a> {
 /// command line starts from (env, cwd, user, capabilities, rlimits, noNewPrivileges).
 pub fn container_process(store: &Store, id: &str) -> anyhow::Result<Process> {
     let container = Container::load(store, id)?;
+    let (config, spec) = bundle_spec(&container)?;
+    spec.process()
+        .clone()
+        .with_context(|| format!("{}: process: missing", config.display()))
+}
+
+/// The container's config.json, read again from its bundle.
+fn bundle_spec(container: &Container) -> anyhow::Result<(std::path::PathBuf, Spec)> {
     let config = container.state.bundle.join(crate::bundle::CONFIG_FILE);
     let data = fs::read(&config).with_context(|| config.display().to_string())?;
     let spec: Spec = serde_json::from_slice(&data)
         .with_context(|| format!("{}: invalid config", config.display()))?;
-    spec.process()
-        .clone()
-        .with_context(|| format!("{}: process: missing", config.display()))
+    Ok((config, spec))
 }
 
 /// Returns the exit status of a foreground process, 0 once a detached one has started.
@@ -64,6 +70,15 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> 
     let cgroup = container
         .cgroup()
         .with_context(|| format!("container {id}: its cgroup is gone"))?;
+    // The container's seccomp profile applies to every process in it.
+    let (config, spec) = bundle_spec(&container)?;
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::seccomp::compile)
+        .transpose()
+        .with_context(|| config.display().to_string())?;
     let child = spawn(&ExecConfig {
         init_pid: container.state.pid,
         process: opts.process,
@@ -71,6 +86,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> 
         lock_fd: container.dir.lock_fd(),
         console_socket,
         cgroup: &cgroup,
+        seccomp: seccomp.as_ref(),
     })?;
     let started = child.go_and_wait_exec();
     if let Err(e) = started {

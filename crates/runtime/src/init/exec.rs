@@ -37,6 +37,8 @@ pub struct ExecConfig<'a> {
     pub console_socket: Option<i32>,
     /// The container's cgroup: the process moves itself there before joining anything.
     pub cgroup: &'a cgroups::Cgroup,
+    /// The container's compiled seccomp profile.
+    pub seccomp: Option<&'a crate::seccomp::Program>,
 }
 
 /// The parent's handle on the exec'd process.
@@ -145,11 +147,20 @@ fn setup_and_exec(
         .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
     let exe = process::find_executable(program, env)?;
     caps.apply_bounding()?;
+    // As for the init: without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in
+    // before the capabilities are dropped; else as late as possible.
+    let no_new_privs = process.no_new_privileges() == Some(true);
+    if let (Some(filter), false) = (cfg.seccomp, no_new_privs) {
+        filter.install()?;
+    }
     process::switch_user(process)?;
     caps.apply()?;
-    if process.no_new_privileges() == Some(true) {
+    if no_new_privs {
         process::set_no_new_privs()?;
     }
     pass_fds(cfg.preserve_fds)?;
+    if let (Some(filter), true) = (cfg.seccomp, no_new_privs) {
+        filter.install()?;
+    }
     Err(process::exec(&exe, args, env))
 }
