@@ -230,3 +230,17 @@ fn pids_limit_is_enforced() {
         env.assert_clean(&id, None);
     }
 }
+
+#[test]
+fn blkio_weight_zero_is_unset_as_runc_treats_it() {
+    // docker always sends `"blockIO": {"weight": 0}`; the kernel would reject a 0.
+    let env = Env::new("blkio0");
+    let out = run_script(&env, "echo ok", |c| {
+        set(
+            c,
+            "/linux/resources/blockIO",
+            json!({ "weight": 0, "leafWeight": 0 }),
+        );
+    });
+    assert_eq!(out, "ok\n");
+}

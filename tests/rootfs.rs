@@ -123,7 +123,7 @@ fn bind_mount_of_a_file_and_mqueue() {
     let env = Env::new("bindfile");
     let file = env.tmp.join("hosts");
     fs::write(&file, "10.0.0.1 thing\n").unwrap();
-    let script = "cat /etc/hosts-test; grep -c ' /dev/mqueue mqueue ' /proc/self/mounts";
+    let script = "cat /etc/hostname; grep -c ' /dev/mqueue mqueue ' /proc/self/mounts";
     let out = run_script(&env, script, |c| {
         let mounts = c["mounts"].as_array_mut().unwrap();
         mounts.push(
@@ -131,7 +131,8 @@ fn bind_mount_of_a_file_and_mqueue() {
                             "options": ["nosuid", "noexec", "nodev"] }),
         );
         mounts.push(
-            json!({ "destination": "/etc/hosts-test", "type": "bind", "source": file,
+            // An existing file as destination: the shared rootfs is not written to.
+            json!({ "destination": "/etc/hostname", "type": "bind", "source": file,
                             "options": ["rbind", "ro"] }),
         );
     });
@@ -267,4 +268,29 @@ fn cgroup_mount_shows_the_containers_own_limits() {
     } else {
         assert_eq!(out, "50331648\n33\n20000\nro\n");
     }
+}
+
+#[test]
+fn tmpfs_takes_the_mode_of_its_directory_and_tmpcopyup_copies_it() {
+    let env = Env::new("tmpfsmode");
+    let script =
+        "stat -c %a /home /scratch; cat /etc/passwd | head -1; touch /etc/new && echo etc-rw; \
+                  grep ' /etc ' /proc/self/mounts | cut -d' ' -f3";
+    let out = run_script(&env, script, |c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({ "destination": "/home", "type": "tmpfs", "source": "tmpfs" }));
+        mounts.push(
+            json!({ "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+                            "options": ["mode=700"] }),
+        );
+        mounts.push(
+            json!({ "destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                            "options": ["tmpcopyup", "nosuid"] }),
+        );
+    });
+    // /home is 0755 in the rootfs: the tmpfs keeps that, not tmpfs's default 1777.
+    assert_eq!(
+        out,
+        "755\n700\nroot:x:0:0:root:/root:/bin/sh\netc-rw\ntmpfs\n"
+    );
 }

@@ -197,9 +197,12 @@ mod oci {
                 use_hierarchy: m.use_hierarchy(),
             });
             let pids = r.pids().as_ref().map(|p| Pids { limit: p.limit() });
+            // As runc: a blkio weight of 0 is Go's zero value, "not set" (docker always
+            // sends `"blockIO": {"weight": 0}`); the kernel would reject it.
+            let nonzero = |w: Option<u16>| w.filter(|w| *w != 0);
             let block_io = r.block_io().as_ref().map(|b| BlockIo {
-                weight: b.weight(),
-                leaf_weight: b.leaf_weight(),
+                weight: nonzero(b.weight()),
+                leaf_weight: nonzero(b.leaf_weight()),
                 weight_device: b
                     .weight_device()
                     .iter()
@@ -207,8 +210,8 @@ mod oci {
                     .map(|w| WeightDevice {
                         major: w.major(),
                         minor: w.minor(),
-                        weight: w.weight(),
-                        leaf_weight: w.leaf_weight(),
+                        weight: nonzero(w.weight()),
+                        leaf_weight: nonzero(w.leaf_weight()),
                     })
                     .collect(),
                 throttle_read_bps_device: throttles(b.throttle_read_bps_device()),
@@ -318,6 +321,19 @@ mod oci {
             assert_eq!(r.devices[1].to_v1_line(), "c 1:3 rw");
             assert_eq!(r.hugepage_limits[0].page_size, "2MB");
             assert_eq!(r.unified["memory.high"], "1M");
+        }
+
+        #[test]
+        fn blkio_weight_zero_means_unset() {
+            let json = r#"{"blockIO": {"weight": 0, "leafWeight": 0,
+                "weightDevice": [{"major": 8, "minor": 0, "weight": 0}]}}"#;
+            let r: spec::LinuxResources = serde_json::from_str(json).unwrap();
+            let b = Resources::from(&r).block_io.unwrap();
+            assert_eq!((b.weight, b.leaf_weight), (None, None));
+            assert_eq!(b.weight_device[0].weight, None);
+            let json = r#"{"blockIO": {"weight": 500}}"#;
+            let r: spec::LinuxResources = serde_json::from_str(json).unwrap();
+            assert_eq!(Resources::from(&r).block_io.unwrap().weight, Some(500));
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod path;
 mod process;
 mod rootfs;
 pub mod sync;
+mod tmpfs;
 
 use std::convert::Infallible;
 use std::fs::{self, File};

@@ -19,6 +19,8 @@ pub struct MountOptions {
     pub cleared: MsFlags,
     pub propagation: MsFlags,
     pub data: Vec<String>,
+    /// `tmpcopyup`: a tmpfs starts with a copy of the directory it covers.
+    pub copyup: bool,
 }
 
 impl Default for MountOptions {
@@ -28,6 +30,7 @@ impl Default for MountOptions {
             cleared: MsFlags::empty(),
             propagation: MsFlags::empty(),
             data: Vec::new(),
+            copyup: false,
         }
     }
 }
@@ -67,7 +70,11 @@ impl MountOptions {
                     continue;
                 }
                 // Options of other runtimes that carry no meaning here.
-                "tmpcopyup" | "idmap" | "ridmap" | "copy-symlink" | "z" | "Z" => continue,
+                "tmpcopyup" => {
+                    out.copyup = true;
+                    continue;
+                }
+                "idmap" | "ridmap" | "copy-symlink" | "z" | "Z" => continue,
                 other => {
                     out.data.push(other.to_string());
                     continue;
@@ -165,6 +172,15 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup_sources: &CgroupSources) -> anyhow
         if !extra.is_empty() {
             remount(&dest, extra | MsFlags::MS_BIND)?;
         }
+    } else if typ == "tmpfs" {
+        create_mountpoint(&dest, false)?;
+        let source = m
+            .source()
+            .as_deref()
+            .and_then(|s| s.to_str())
+            .unwrap_or("tmpfs");
+        let flags = opts.flags & !MsFlags::MS_REMOUNT;
+        super::tmpfs::mount_tmpfs(&dest, source, flags, opts.data.clone(), opts.copyup)?;
     } else {
         create_mountpoint(&dest, false)?;
         let data = opts.data.join(",");
