@@ -95,21 +95,21 @@ fn mount_options_are_applied() {
     let src = env.tmp.join("vol");
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("data"), "hello\n").unwrap();
-    let script = "cat /vol-ro/data; touch /vol-ro/new 2>/dev/null && echo ro-broken || echo ro-ok; \
-                  echo hi > /vol-rw/written; grep ' /vol-ro ' /proc/self/mounts | grep -c 'ro,nosuid,nodev,noexec'; \
-                  grep ' /scratch ' /proc/self/mounts | grep -o 'size=[0-9]*k'";
+    let script = "cat /tmp/vol-ro/data; touch /tmp/vol-ro/new 2>/dev/null && echo ro-broken || echo ro-ok; \
+                  echo hi > /tmp/vol-rw/written; grep ' /tmp/vol-ro ' /proc/self/mounts | grep -c 'ro,nosuid,nodev,noexec'; \
+                  grep ' /tmp/scratch ' /proc/self/mounts | grep -o 'size=[0-9]*k'";
     let out = run_script(&env, script, |c| {
         let mounts = c["mounts"].as_array_mut().unwrap();
         mounts.push(
-            json!({ "destination": "/vol-ro", "type": "bind", "source": src,
+            json!({ "destination": "/tmp/vol-ro", "type": "bind", "source": src,
                             "options": ["rbind", "ro", "nosuid", "nodev", "noexec"] }),
         );
         mounts.push(
-            json!({ "destination": "/vol-rw", "type": "bind", "source": src,
+            json!({ "destination": "/tmp/vol-rw", "type": "bind", "source": src,
                             "options": ["bind", "rw", "rprivate"] }),
         );
         mounts.push(
-            json!({ "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+            json!({ "destination": "/tmp/scratch", "type": "tmpfs", "source": "tmpfs",
                             "options": ["size=1024k", "mode=700"] }),
         );
     });
@@ -273,24 +273,22 @@ fn cgroup_mount_shows_the_containers_own_limits() {
 #[test]
 fn tmpfs_takes_the_mode_of_its_directory_and_tmpcopyup_copies_it() {
     let env = Env::new("tmpfsmode");
-    let script =
-        "stat -c %a /home /scratch; cat /etc/passwd | head -1; touch /etc/new && echo etc-rw; \
-                  grep ' /etc ' /proc/self/mounts | cut -d' ' -f3";
+    let script = "stat -c %a /home /tmp/explicit /tmp/fresh; cat /etc/passwd | head -1; \
+                  touch /etc/new && echo etc-rw; grep ' /etc ' /proc/self/mounts | cut -d' ' -f3";
     let out = run_script(&env, script, |c| {
         let mounts = c["mounts"].as_array_mut().unwrap();
         mounts.push(json!({ "destination": "/home", "type": "tmpfs", "source": "tmpfs" }));
-        mounts.push(
-            json!({ "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
-                            "options": ["mode=700"] }),
-        );
-        mounts.push(
-            json!({ "destination": "/etc", "type": "tmpfs", "source": "tmpfs",
-                            "options": ["tmpcopyup", "nosuid"] }),
-        );
+        // Made under /tmp (a tmpfs in the test config), so the shared rootfs is untouched.
+        let explicit = json!({ "destination": "/tmp/explicit", "type": "tmpfs",
+                               "source": "tmpfs", "options": ["mode=700"] });
+        mounts.push(explicit);
+        mounts.push(json!({ "destination": "/tmp/fresh", "type": "tmpfs", "source": "tmpfs" }));
+        let etc = json!({ "destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                          "options": ["tmpcopyup", "nosuid"] });
+        mounts.push(etc);
     });
-    // /home is 0755 in the rootfs: the tmpfs keeps that, not tmpfs's default 1777.
-    assert_eq!(
-        out,
-        "755\n700\nroot:x:0:0:root:/root:/bin/sh\netc-rw\ntmpfs\n"
-    );
+    // /home is 0755 in the rootfs: the tmpfs keeps that; a directory rt had to make gets
+    // tmpfs's default 1777 (as runc); an explicit mode= wins.
+    let expected = "755\n700\n1777\nroot:x:0:0:root:/root:/bin/sh\netc-rw\ntmpfs\n";
+    assert_eq!(out, expected);
 }

@@ -73,10 +73,10 @@ fn update_changes_limits_that_the_kernel_enforces() {
     // The shell forks every 0.2 s; when a fork fails, busybox sh reports it and exits.
     let out_dir = env.tmp.join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let script = "while :; do (true) && echo ok >/out/r; sleep 0.2; done 2>/out/err";
+    let script = "while :; do (true) && echo ok >/tmp/out/r; sleep 0.2; done 2>/tmp/out/err";
     let mut config = env.config(&id, &["sh", "-c", script]);
     config["mounts"].as_array_mut().unwrap().push(json!({
-        "destination": "/out", "type": "bind", "source": out_dir, "options": ["rbind", "rw"]
+        "destination": "/tmp/out", "type": "bind", "source": out_dir, "options": ["rbind", "rw"]
     }));
     set(
         &mut config,

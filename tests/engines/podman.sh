@@ -101,9 +101,9 @@ expect_match podman-tmpfs '^tmpfs /scratch tmpfs rw' "$OUT"
 # (runc and crun copy it; FINDINGS.md #2).
 run_rc rc pm_run --rm --tmpfs /etc --rootfs "$ROOTFS:O" /bin/grep -c '^root:' /etc/passwd
 expect_eq podman-tmpfs-copyup 1 "$OUT"
-# The tmpfs root takes the mode of the directory it covers (755), as with runc (FINDINGS.md #3):
-# a non-root user cannot write there.
-run_rc rc pm_run --rm --user 1000:1000 --tmpfs /scratch --rootfs "$ROOTFS:O" /bin/stat -c %a /scratch
+# The tmpfs root takes the mode of the directory it covers (/home is 755 in the bundle), as with
+# runc (FINDINGS.md #3): a non-root user cannot write there.
+run_rc rc pm_run --rm --user 1000:1000 --tmpfs /home --rootfs "$ROOTFS:O" /bin/stat -c %a /home
 expect_eq podman-tmpfs-mode-of-mountpoint 755 "$OUT"
 echo from-host >"$W/vol/in"
 run_rc rc pm_run --rm -v "$W/vol:/vol" --rootfs "$ROOTFS:O" /bin/sh -c 'cat /vol/in; echo from-container >/vol/out'

@@ -269,6 +269,19 @@ impl Env {
             !mountinfo.contains(&*rootfs().to_string_lossy()),
             "a mount of the rootfs is left behind in the host's mount table"
         );
+        // Tests share one rootfs: a mount point rt had to create in it would change what
+        // later containers (and the engines' images made from it) see.
+        let made_by_build_rootfs = [
+            "bin", "dev", "etc", "home", "linuxrc", "proc", "root", "run", "sbin", "sys", "tmp",
+            "usr", "var",
+        ];
+        for entry in fs::read_dir(rootfs()).expect("read rootfs").flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(
+                made_by_build_rootfs.contains(&name.as_str()),
+                "/{name} was created in the shared rootfs: mount under /tmp instead"
+            );
+        }
         let cg = self.cgroup_path(id);
         let left = procs_in_cgroup(&cg);
         assert!(

@@ -173,6 +173,8 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup_sources: &CgroupSources) -> anyhow
             remount(&dest, extra | MsFlags::MS_BIND)?;
         }
     } else if typ == "tmpfs" {
+        // As runc: only a directory that was already there lends its mode to the tmpfs.
+        let inherit_mode = dest.is_dir();
         create_mountpoint(&dest, false)?;
         let source = m
             .source()
@@ -180,7 +182,14 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup_sources: &CgroupSources) -> anyhow
             .and_then(|s| s.to_str())
             .unwrap_or("tmpfs");
         let flags = opts.flags & !MsFlags::MS_REMOUNT;
-        super::tmpfs::mount_tmpfs(&dest, source, flags, opts.data.clone(), opts.copyup)?;
+        let tmpfs = super::tmpfs::Tmpfs {
+            source,
+            flags,
+            data: opts.data.clone(),
+            inherit_mode,
+            copyup: opts.copyup,
+        };
+        tmpfs.mount(&dest)?;
     } else {
         create_mountpoint(&dest, false)?;
         let data = opts.data.join(",");

@@ -1,6 +1,7 @@
 //! tmpfs mounts as runc makes them: the new tmpfs root takes the mode of the directory it
-//! covers (unless `mode=` is given), and with `tmpcopyup` (podman adds it to `--tmpfs`) it
-//! starts with a copy of what the directory held.
+//! covers when that directory was already in the rootfs (a `mode=` option still wins), and
+//! with `tmpcopyup` (podman adds it to `--tmpfs`) it starts with a copy of what the
+//! directory held.
 
 use std::fs;
 use std::os::unix::fs::{lchown, symlink, MetadataExt, PermissionsExt};
@@ -9,41 +10,46 @@ use std::path::Path;
 use anyhow::Context;
 use nix::mount::{mount, MsFlags};
 
-/// Mounts a tmpfs on `dest` (an existing directory).
-pub fn mount_tmpfs(
+pub struct Tmpfs<'a> {
+    pub source: &'a str,
+    pub flags: MsFlags,
+    pub data: Vec<String>,
+    /// The directory was in the rootfs before: the tmpfs root takes its mode.
+    pub inherit_mode: bool,
+    pub copyup: bool,
+}
+
+impl Tmpfs<'_> {
+    /// Mounts the tmpfs on `dest`, an existing directory.
+    pub fn mount(&self, dest: &Path) -> anyhow::Result<()> {
+        let mut data = Vec::with_capacity(self.data.len() + 1);
+        if self.inherit_mode {
+            let meta = fs::metadata(dest).with_context(|| format!("stat {}", dest.display()))?;
+            // First, so that a `mode=` of the spec, later in the list, wins.
+            data.push(format!("mode={:o}", meta.mode() & 0o7777));
+        }
+        data.extend(self.data.iter().cloned());
+        mount_tmpfs(dest, self.source, self.flags, &data.join(","), self.copyup)
+    }
+}
+
+fn mount_tmpfs(
     dest: &Path,
     source: &str,
     flags: MsFlags,
-    mut data: Vec<String>,
+    data: &str,
     copyup: bool,
 ) -> anyhow::Result<()> {
-    let meta = fs::metadata(dest).with_context(|| format!("stat {}", dest.display()))?;
-    if !data.iter().any(|d| d.starts_with("mode=")) {
-        data.push(format!("mode={:o}", meta.mode() & 0o7777));
-    }
-    let data = data.join(",");
     if !copyup {
-        return mount(
-            Some(source),
-            dest,
-            Some("tmpfs"),
-            flags,
-            Some(data.as_str()),
-        )
-        .with_context(|| format!("mount tmpfs options {data:?}"));
+        return mount(Some(source), dest, Some("tmpfs"), flags, Some(data))
+            .with_context(|| format!("mount tmpfs options {data:?}"));
     }
     // Fill a tmpfs mounted aside, then move it over the directory.
     let staging = std::env::temp_dir().join(format!(".rt-copyup-{}", std::process::id()));
     fs::create_dir(&staging).with_context(|| format!("mkdir {}", staging.display()))?;
     let result = (|| {
-        mount(
-            Some(source),
-            &staging,
-            Some("tmpfs"),
-            flags,
-            Some(data.as_str()),
-        )
-        .with_context(|| format!("mount tmpfs options {data:?}"))?;
+        mount(Some(source), &staging, Some("tmpfs"), flags, Some(data))
+            .with_context(|| format!("mount tmpfs options {data:?}"))?;
         copy_tree(dest, &staging).with_context(|| format!("tmpcopyup of {}", dest.display()))?;
         mount(
             Some(&staging),
