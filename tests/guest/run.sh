@@ -87,8 +87,13 @@ done
 [[ $timeout =~ ^[0-9]+$ && $timeout -gt 0 ]] || die "bad --timeout $timeout"
 [[ $cpus =~ ^[0-9]+$ && $cpus -gt 0 ]] || die "bad --cpus $cpus"
 cwd=$(cd "$cwd" && pwd -P) || die "no such directory: $cwd"
+# The guest has tmpfs over /tmp and /run; a working directory under them (a CI checkout in
+# /tmp, say) is carried over into the guest with a bind mount (rt.share=).
+share=
 case $cwd/ in
-/tmp/* | /run/*) die "working directory $cwd is under /tmp or /run, which the guest does not share (tmpfs there); use -C" ;;
+/tmp/* | /run/*)
+    case $cwd in *[[:space:]]*) die "working directory $cwd: a path under /tmp or /run with spaces cannot be shared" ;; esac
+    share=$cwd ;;
 esac
 case $cgroup in
 '' | [A-Za-z0-9_]*) ;;
@@ -162,7 +167,7 @@ qemu_args=(
     -nodefaults -no-user-config -display none -no-reboot
     -machine pc,accel="$accel" -cpu "$cpu" -smp "$cpus" -m "$mem"
     -kernel "$RT_GUEST_KERNEL" -initrd "$RT_GUEST_INITRD"
-    -append "console=ttyS0 quiet loglevel=4 panic=-1 cgroup_no_v1=all,named rdinit=/init i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable rt.cache=${RT_GUEST_9P_CACHE:-loose} ${RT_GUEST_APPEND:-}"
+    -append "console=ttyS0 quiet loglevel=4 panic=-1 cgroup_no_v1=all,named rdinit=/init i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable rt.cache=${RT_GUEST_9P_CACHE:-loose}${share:+ rt.share=$share} ${RT_GUEST_APPEND:-}"
     -chardev file,id=con,path="$run/console.log" -serial chardev:con
     -chardev file,id=out,path="$run/out" -serial chardev:out
     -chardev file,id=err,path="$run/err" -serial chardev:err
