@@ -244,3 +244,26 @@ fn blkio_weight_zero_is_unset_as_runc_treats_it() {
     });
     assert_eq!(out, "ok\n");
 }
+
+#[test]
+fn apparmor_is_ignored_and_selinux_refused_when_the_kernel_lacks_them() {
+    // This host (and the v2 guest) has neither AppArmor nor SELinux enabled.
+    let env = Env::new("lsm");
+    let out = run_script(&env, "echo ran", |c| {
+        set(c, "/process/apparmorProfile", json!("docker-default"));
+    });
+    assert_eq!(out, "ran\n");
+    let id = env.id("c");
+    let mut config = env.config(&id, &["true"]);
+    set(
+        &mut config,
+        "/process/selinuxLabel",
+        json!("system_u:system_r:container_t:s0"),
+    );
+    let bundle = env.bundle(&id, &config);
+    assert_fails_with(
+        &env.rt(&["run", "-b", bundle.to_str().unwrap(), &id]),
+        "process.selinuxLabel \"system_u:system_r:container_t:s0\": SELinux is disabled",
+    );
+    env.assert_clean(&id, Some(&bundle));
+}

@@ -193,6 +193,7 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     // linux.seccomp is checked when it is compiled (crate::seccomp::compile), in `create`.
+    crate::init::lsm::check(spec)?;
     if let Some(flags) = linux
         .personality()
         .as_ref()

@@ -11,6 +11,7 @@ mod caps;
 pub mod cgroupfs;
 mod devices;
 pub mod exec;
+pub mod lsm;
 mod mounts;
 pub mod path;
 mod process;
@@ -391,6 +392,7 @@ fn setup_and_exec(
         process::set_personality(personality)?;
     }
     pass_fds(cfg.preserve_fds)?;
+    lsm::apply_on_exec(spec)?;
     if let (Some(filter), true) = (cfg.seccomp, no_new_privs) {
         filter.install()?;
     }

@@ -1,0 +1,71 @@
+//! AppArmor and SELinux labels for the container process, as runc treats them: an AppArmor
+//! profile is applied on exec when AppArmor is enabled and ignored when it is not; an
+//! SELinux label is applied on exec when SELinux is enabled and is an error when it is not
+//! (checked when config.json is loaded, see `check`).
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use oci_spec::runtime::Spec;
+
+const APPARMOR_ENABLED: &str = "/sys/module/apparmor/parameters/enabled";
+const SELINUX_FS: &str = "/sys/fs/selinux";
+
+fn apparmor_enabled() -> bool {
+    fs::read_to_string(APPARMOR_ENABLED).is_ok_and(|s| s.trim() == "Y")
+}
+
+fn selinux_enabled() -> bool {
+    Path::new(SELINUX_FS).join("enforce").exists()
+}
+
+/// Load-time check: an SELinux label on a host without SELinux is an error (as runc).
+pub fn check(spec: &Spec) -> anyhow::Result<()> {
+    let label = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.selinux_label().as_deref());
+    let mount_label = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref());
+    for (field, value) in [
+        ("process.selinuxLabel", label),
+        ("linux.mountLabel", mount_label),
+    ] {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            if !selinux_enabled() {
+                bail!("{field} {v:?}: SELinux is disabled or not supported on this host");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets the labels the next execve takes (call last, just before exec).
+pub fn apply_on_exec(spec: &Spec) -> anyhow::Result<()> {
+    let Some(process) = spec.process().as_ref() else {
+        return Ok(());
+    };
+    if let Some(profile) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        if apparmor_enabled() {
+            let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
+                "/proc/self/attr/apparmor/exec"
+            } else {
+                "/proc/self/attr/exec"
+            };
+            fs::write(attr, format!("exec {profile}"))
+                .with_context(|| format!("process.apparmorProfile {profile:?}"))?;
+        }
+    }
+    if let Some(label) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
+        fs::write("/proc/self/attr/exec", label)
+            .with_context(|| format!("process.selinuxLabel {label:?}"))?;
+    }
+    Ok(())
+}
