@@ -74,7 +74,9 @@ run_rc rc dk_run --rm --user 1000:1000 --read-only --tmpfs /scratch --cap-drop a
     "$DOCKER_IMG" /bin/sh -c 'id; grep CapBnd /proc/self/status; touch /scratch/x && echo tmpfs-ok; touch /x'
 expect_match docker-user '^uid=1000(\(user\))? gid=1000' "$OUT"
 expect_match docker-caps-bounding 'CapBnd:[[:space:]]+0000000000002000' "$OUT"
-expect_match docker-tmpfs-read-only 'tmpfs-ok.*Read-only file system' "$(printf '%s' "$OUT" | tr '\n' ' ')"
+# stdout and stderr reach docker's log separately: their order is not fixed.
+expect_match docker-tmpfs-writable 'tmpfs-ok' "$OUT"
+expect_match docker-read-only 'Read-only file system' "$OUT"
 
 # ---- an error from rt's json log reaches docker
 run_rc rc dk_run --rm "$DOCKER_IMG" /nonexistent-binary

@@ -114,6 +114,9 @@ pub enum Error {
     /// Device rules that cannot be expressed (e.g. a deny punching a hole in a wildcard allow).
     #[error("device rule {rule:?}: {reason}")]
     DeviceRule { rule: String, reason: String },
+    /// A call to systemd (the systemd cgroup driver) failed.
+    #[error("systemd {op}: {reason}")]
+    Systemd { op: String, reason: String },
     /// Processes remained after every kill round.
     #[error("cgroup {} still has processes after {rounds} kill rounds: {pids:?}", path.display())]
     KillIncomplete {

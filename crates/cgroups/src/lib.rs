@@ -17,6 +17,7 @@ mod hierarchy;
 mod path;
 mod resources;
 mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -143,6 +144,8 @@ pub struct Cgroup {
     path: CgroupPath,
     hierarchy: Hierarchy,
     inner: Inner,
+    /// Set for a cgroup of the systemd driver ([`Cgroup::new_systemd`]).
+    systemd: Option<systemd::Unit>,
 }
 
 impl Cgroup {
@@ -172,6 +175,7 @@ impl Cgroup {
             path,
             hierarchy: h.clone(),
             inner,
+            systemd: None,
         })
     }
 
@@ -185,6 +189,7 @@ impl Cgroup {
             path,
             hierarchy: h.clone(),
             inner,
+            systemd: None,
         })
     }
 
@@ -230,8 +235,16 @@ impl Cgroup {
         }
     }
 
-    /// Apply new resource limits.
+    /// Apply new resource limits (for a systemd unit: its properties too).
     pub fn update(&self, resources: &Resources) -> Result<()> {
+        if let Some(u) = &self.systemd {
+            return self.systemd_update(u, resources);
+        }
+        self.update_files(resources)
+    }
+
+    /// Write resource limits to the cgroup files.
+    fn update_files(&self, resources: &Resources) -> Result<()> {
         match &self.inner {
             Inner::V1(m) => m.apply(resources),
             Inner::V2(m) => m.apply(resources),
@@ -295,12 +308,12 @@ impl Cgroup {
     }
 
     /// [`Cgroup::delete`], first killing what is left when `opts.kill` is set (and once more
-    /// if a removal still finds the cgroup busy).
+    /// if a removal still finds the cgroup busy). A systemd unit is stopped.
     pub fn delete_with(&self, opts: DeleteOptions) -> Result<()> {
-        let remove = || match &self.inner {
-            Inner::V1(m) => m.delete(),
-            Inner::V2(m) => m.delete(),
-        };
+        if let Some(u) = &self.systemd {
+            return self.systemd_delete(u, opts);
+        }
+        let remove = || self.fs_delete();
         if !opts.kill {
             return remove();
         }
@@ -317,6 +330,14 @@ impl Cgroup {
                 remove()
             }
             other => other,
+        }
+    }
+
+    /// Remove the directories (children first).
+    fn fs_delete(&self) -> Result<()> {
+        match &self.inner {
+            Inner::V1(m) => m.delete(),
+            Inner::V2(m) => m.delete(),
         }
     }
 

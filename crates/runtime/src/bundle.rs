@@ -24,7 +24,13 @@ impl Bundle {
         let dir = fs::canonicalize(dir).with_context(|| format!("bundle {}", dir.display()))?;
         let config = dir.join(CONFIG_FILE);
         let data = fs::read(&config).with_context(|| format!("{}", config.display()))?;
-        let spec: Spec = serde_json::from_slice(&data)
+        Self::from_config(dir, &data)
+    }
+
+    /// Parses and validates `data` as the config.json of the bundle at `dir` (absolute).
+    pub fn from_config(dir: PathBuf, data: &[u8]) -> anyhow::Result<Bundle> {
+        let config = dir.join(CONFIG_FILE);
+        let spec: Spec = serde_json::from_slice(data)
             .with_context(|| format!("{}: invalid config", config.display()))?;
         let rootfs = validate(&spec, &dir).with_context(|| format!("{}", config.display()))?;
         Ok(Bundle { dir, spec, rootfs })
@@ -135,6 +141,19 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     let has_new = |t| seen.contains(&t);
+    if !has_new(LinuxNamespaceType::User) {
+        for (field, maps) in [
+            ("linux.uidMappings", linux.uid_mappings()),
+            ("linux.gidMappings", linux.gid_mappings()),
+        ] {
+            if maps.as_deref().is_some_and(|m| !m.is_empty()) {
+                bail!("{field}: mappings need a user namespace in linux.namespaces");
+            }
+        }
+    }
+    if let Some(resources) = linux.resources() {
+        validate_resources(resources)?;
+    }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
         && !has_new(LinuxNamespaceType::Uts)
     {
@@ -208,6 +227,56 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     Ok(rootfs)
+}
+
+/// Limits the kernel would refuse or misread: -1 means unlimited, anything lower is an error;
+/// weights and swappiness have their kernel ranges. Errors name the field and the value.
+fn validate_resources(r: &oci_spec::runtime::LinuxResources) -> anyhow::Result<()> {
+    let at_least_minus_one = |field: &str, v: Option<i64>| -> anyhow::Result<()> {
+        match v {
+            Some(v) if v < -1 => {
+                bail!("linux.resources.{field} {v}: must be -1 (unlimited) or at least 0")
+            }
+            _ => Ok(()),
+        }
+    };
+    if let Some(m) = r.memory() {
+        at_least_minus_one("memory.limit", m.limit())?;
+        at_least_minus_one("memory.reservation", m.reservation())?;
+        at_least_minus_one("memory.swap", m.swap())?;
+        at_least_minus_one("memory.kernel", m.kernel())?;
+        at_least_minus_one("memory.kernelTCP", m.kernel_tcp())?;
+        if let Some(v) = m.swappiness().filter(|v| *v > 100) {
+            bail!("linux.resources.memory.swappiness {v}: must be between 0 and 100");
+        }
+    }
+    if let Some(c) = r.cpu() {
+        at_least_minus_one("cpu.quota", c.quota())?;
+        at_least_minus_one("cpu.realtimeRuntime", c.realtime_runtime())?;
+        // The kernel's CFS period range: 1 ms to 1 s (0: unset).
+        if let Some(v) = c.period().filter(|v| *v != 0 && !(1000..=1_000_000).contains(v)) {
+            bail!("linux.resources.cpu.period {v}: must be between 1000 and 1000000 (µs)");
+        }
+        if let Some(v) = c.shares().filter(|v| *v > 262_144) {
+            bail!("linux.resources.cpu.shares {v}: must be at most 262144");
+        }
+    }
+    if let Some(p) = r.pids() {
+        at_least_minus_one("pids.limit", Some(p.limit()))?;
+    }
+    if let Some(b) = r.block_io() {
+        for (field, w) in [("weight", b.weight()), ("leafWeight", b.leaf_weight())] {
+            if let Some(v) = w.filter(|v| *v != 0 && !(10..=1000).contains(v)) {
+                bail!("linux.resources.blockIO.{field} {v}: must be between 10 and 1000");
+            }
+        }
+    }
+    for (i, h) in r.hugepage_limits().as_deref().unwrap_or(&[]).iter().enumerate() {
+        if h.limit() < 0 {
+            bail!("linux.resources.hugepageLimits[{i}].limit {}: must not be negative", h.limit());
+        }
+    }
+    Ok(())
 }
 
 /// A new user namespace needs uid and gid mappings, each range non-empty and not overlapping.

@@ -14,6 +14,9 @@ use thiserror::Error;
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// The container's cgroup path, written by `rt create` before it makes the cgroup, so that
+/// `rt delete --force` finds the cgroup when state.json was never written or is corrupt.
+pub const CGROUP_MARKER: &str = "cgroup.path";
 const MAX_ID_LEN: usize = 1024;
 
 #[derive(Debug, Error)]
@@ -26,6 +29,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("container {0:?} is incomplete (rt create did not finish): `rt delete --force` cleans it up")]
+    Incomplete(String),
     #[error("{path}: corrupt state ({source}); `rt delete --force` cleans up what it can")]
     Corrupt {
         path: PathBuf,
@@ -166,6 +171,7 @@ impl Store {
 
 /// A locked container directory. The lock is released when this is dropped.
 pub struct ContainerDir {
+    id: String,
     path: PathBuf,
     lock: File,
 }
@@ -181,11 +187,21 @@ impl ContainerDir {
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(io_err(&path)(io::Error::last_os_error()));
         }
-        // The directory may have been removed while we waited for the lock.
-        if !path.exists() {
+        // The directory may have been removed (and even made again by another create)
+        // while we waited for the lock: the lock only counts on the directory at `path`.
+        let same = |meta: fs::Metadata| {
+            use std::os::unix::fs::MetadataExt;
+            lock.metadata()
+                .is_ok_and(|l| l.dev() == meta.dev() && l.ino() == meta.ino())
+        };
+        if !fs::metadata(&path).is_ok_and(same) {
             return Err(StoreError::NotFound(id.to_string()));
         }
-        Ok(ContainerDir { path, lock })
+        Ok(ContainerDir {
+            id: id.to_string(),
+            path,
+            lock,
+        })
     }
 
     #[cfg(test)]
@@ -204,8 +220,27 @@ impl ContainerDir {
 
     pub fn load(&self) -> Result<State> {
         let path = self.path.join(STATE_FILE);
-        let data = fs::read(&path).map_err(io_err(&path))?;
+        let data = match fs::read(&path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::Incomplete(self.id.clone()))
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        };
         serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
+    }
+
+    /// Records the cgroup path (see [`CGROUP_MARKER`]); one small write, no rename.
+    pub fn save_cgroup_marker(&self, cgroup: &Path) -> Result<()> {
+        let path = self.path.join(CGROUP_MARKER);
+        fs::write(&path, cgroup.as_os_str().as_encoded_bytes()).map_err(io_err(&path))
+    }
+
+    /// The cgroup path recorded by `rt create`, if it got that far.
+    pub fn cgroup_marker(&self) -> Option<PathBuf> {
+        let data = fs::read(self.path.join(CGROUP_MARKER)).ok()?;
+        let text = String::from_utf8(data).ok()?;
+        Some(PathBuf::from(text)).filter(|p| p.is_absolute())
     }
 
     /// Writes state.json atomically (temp file, fsync-free rename: the store is on tmpfs).

@@ -24,9 +24,10 @@ pub(crate) fn shares_to_weight(shares: u64) -> u64 {
     if shares >= 262_144 {
         return 10_000;
     }
-    let l = (shares as f64).log2();
+    // The pure-Rust libm keeps the system's libm.so out of the programs that use this crate.
+    let l = libm::log2(shares as f64);
     let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
-    10f64.powf(exponent).ceil() as u64
+    libm::ceil(libm::pow(10.0, exponent)) as u64
 }
 
 /// cpu.max: "<quota|max> [period]" as runc writes it.

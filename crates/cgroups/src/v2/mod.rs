@@ -1,15 +1,15 @@
 //! cgroup v2: one directory; Resources become (file, value) pairs written by one writer.
 
 mod bpf;
-mod cpu;
+pub(crate) mod cpu;
 mod cpuset;
 mod devices;
 pub(crate) mod files;
 mod freezer;
 mod hugetlb;
-mod io;
+pub(crate) mod io;
 mod manager;
-mod memory;
+pub(crate) mod memory;
 mod pids;
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,7 @@ pub fn features() -> serde_json::Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true },
+            "cgroup": { "v1": true, "v2": true, "systemd": true, "systemdUser": false, "rdma": true },
             "seccomp": {
                 "enabled": true,
                 "actions": crate::seccomp::ACTIONS,

@@ -36,9 +36,10 @@ pub const DEFAULT_ROOT: &str = "/run/rt";
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// Directory for container state (tmpfs recommended).
-    #[arg(long, global = true, default_value = DEFAULT_ROOT, value_name = "DIR")]
-    pub root: PathBuf,
+    /// Directory for container state (tmpfs recommended) [default: /run/rt, or
+    /// $XDG_RUNTIME_DIR/rt for an unprivileged user].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Also write log messages to FILE.
     #[arg(long, global = true, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -48,10 +49,12 @@ pub struct Cli {
     /// Log debug messages.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Manage cgroups through systemd (not supported yet).
+    /// Manage cgroups through systemd: linux.cgroupsPath is "slice:prefix:name" and the
+    /// container's cgroup a transient scope unit (prefix-name.scope).
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Accepted for compatibility with crun's callers; only "cgroupfs" is supported.
+    /// crun's spelling: "systemd" is --systemd-cgroup; "cgroupfs" (default) and "disabled"
+    /// use cgroupfs.
     #[arg(long = "cgroup-manager", global = true, value_enum, hide = true)]
     pub cgroup_manager: Option<CgroupManager>,
     #[command(subcommand)]
@@ -119,11 +122,9 @@ impl Cli {
 pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug)?;
     if cli.systemd_cgroup || cli.cgroup_manager == Some(CgroupManager::Systemd) {
-        anyhow::bail!(
-            "--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs"
-        );
+        crate::container::systemd_cgroup::enable();
     }
-    let root = &cli.root;
+    let root = &state_root(cli.root.as_deref());
     match &cli.command {
         Command::Create(args) => create::run(root, args).map(|()| 0),
         Command::Start(args) => start::run(root, args).map(|()| 0),
@@ -142,4 +143,18 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Update(args) => update::run(root, args).map(|()| 0),
         Command::Monitor(args) => monitor::run(root, args).map(|()| 0),
     }
+}
+
+/// `--root`, else /run/rt; an unprivileged user (euid != 0) with `$XDG_RUNTIME_DIR` gets
+/// `$XDG_RUNTIME_DIR/rt` (as runc's `$XDG_RUNTIME_DIR/runc`).
+fn state_root(given: Option<&std::path::Path>) -> PathBuf {
+    if let Some(root) = given {
+        return root.to_path_buf();
+    }
+    if crate::container::rootless() {
+        if let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(xdg).join("rt");
+        }
+    }
+    PathBuf::from(DEFAULT_ROOT)
 }

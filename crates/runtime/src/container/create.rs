@@ -56,10 +56,26 @@ impl Drop for Undo {
     }
 }
 
+/// A test hook, not an interface: `_RT_CRASH_AT=STAGE` makes `rt create` SIGKILL itself at
+/// STAGE, so tests can prove that `rt delete --force` cleans up after a create killed at any
+/// point. Stages, in order: `dir` (state directory made), `cgroup` (cgroup made, nothing
+/// forked), `child` (the init is setting itself up), `state` (the init is ready, state.json
+/// not written yet). Read once per create; unset costs nothing more.
+pub const CRASH_AT_ENV: &str = "_RT_CRASH_AT";
+
+fn crash_point(crash_at: &Option<std::ffi::OsString>, stage: &str) {
+    if crash_at.as_deref().is_some_and(|s| s == stage) {
+        // SAFETY: raise(3) on ourselves.
+        unsafe { libc::raise(libc::SIGKILL) };
+    }
+}
+
 /// Creates the container; returns it with its directory still locked and its init
 /// blocked on the exec fifo.
 pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> {
+    let crash_at = std::env::var_os(CRASH_AT_ENV);
     let dir = store.create(opts.id)?;
+    crash_point(&crash_at, "dir");
     let mut undo = Undo {
         dir: Some(dir),
         cgroup: None,
@@ -68,6 +84,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     let bundle = Bundle::load(opts.bundle)?;
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
+    super::rootless::check(&bundle)?;
     // Compiled here (only when set) so `rt create` reports profile errors itself.
     let seccomp = linux
         .and_then(|l| l.seccomp().as_ref())
@@ -90,14 +107,39 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         .unwrap_or_default();
     let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
     super::device_rules::add_default_rules(&mut resources.devices, devices);
-    let cg_path = cgroup_path_for(linux.and_then(|l| l.cgroups_path().as_deref()), opts.id)?;
-    let cgroup = Cgroup::new(cg_path, &resources).context("linux.resources")?;
-    logging::debug(&format!("cgroup {} created", cgroup.path().display()));
+    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
+    let cg_path = cgroup_path_for(cgroups_path, opts.id)?;
+    // Recorded before the cgroup exists (when its path is known without making it), so a
+    // create killed at any point leaves `rt delete --force` a way to it.
+    let dir = undo.dir.as_ref().context("state directory")?;
+    let marker = match cgroups_path {
+        Some(p) if p.is_absolute() => Some(p.to_path_buf()),
+        None => Some(Path::new("/rt").join(opts.id)),
+        Some(p) if p.as_os_str().is_empty() => Some(Path::new("/rt").join(opts.id)),
+        Some(_) => None,
+    };
+    if let Some(marker) = &marker {
+        dir.save_cgroup_marker(marker)?;
+    }
+    // Rootless: None when the user cannot have a cgroup (see container/rootless.rs).
+    let cgroup = if super::systemd_cgroup::enabled() {
+        Some(super::systemd_cgroup::new_cgroup(cgroups_path, opts.id, &resources)?)
+    } else {
+        super::rootless::new_cgroup(cg_path, cgroups_path, opts.id, &mut resources)?
+    };
+    if let Some(cgroup) = &cgroup {
+        if marker.as_deref() != Some(cgroup.path()) {
+            dir.save_cgroup_marker(cgroup.path())?;
+        }
+        logging::debug(&format!("cgroup {} created", cgroup.path().display()));
+    }
     let cgroups_sources = CgroupSources {
         private_ns: bundle.has_namespace(LinuxNamespaceType::Cgroup),
-        dirs: cgroup.dirs(),
+        dirs: super::rootless::cgroup_dirs(cgroup.as_ref()),
     };
-    let cgroup = undo.cgroup.insert(cgroup);
+    undo.cgroup = cgroup;
+    let cgroup = undo.cgroup.as_ref();
+    crash_point(&crash_at, "cgroup");
 
     let dir = undo.dir.as_ref().context("state directory")?;
     let fifo = dir.fifo_path();
@@ -123,7 +165,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         console_socket: opts.console_socket,
         bundle: &bundle.dir,
         seccomp: seccomp.as_ref(),
-        self_attach: (!in_userns).then_some(&*cgroup),
+        self_attach: cgroup.filter(|_| !in_userns),
         runtime_hooks: [hooks::Kind::Prestart, hooks::Kind::CreateRuntime]
             .iter()
             .any(|k| !hooks::of_kind(spec.hooks().as_ref(), *k).is_empty()),
@@ -144,12 +186,19 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     };
     let child = init::spawn(&cfg).with_context(config_path)?;
     undo.pid = Some(child.pid);
-    if in_userns {
+    if let Some(cgroup) = cgroup {
+        // The systemd driver's scope unit starts with the init in it (no-op otherwise).
+        cgroup
+            .start_unit(Pid(child.pid))
+            .context("start the container's systemd scope")?;
+    }
+    if let (true, Some(cgroup)) = (in_userns, cgroup) {
         cgroup
             .add(Pid(child.pid))
             .with_context(|| format!("place the init (pid {}) in its cgroup", child.pid))?;
     }
     child.go()?;
+    crash_point(&crash_at, "child");
     // The init's errors are about the spec: name its file, as the load errors do.
     child
         .wait_ready_with_hooks(|| {
@@ -173,6 +222,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         })
         .with_context(config_path)?;
     logging::debug(&format!("init {} ready", child.pid));
+    crash_point(&crash_at, "state");
 
     let pid_start = proc::start_time(child.pid)
         .with_context(|| format!("container init {} vanished", child.pid))?;
@@ -189,7 +239,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
             .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
         owner: String::new(),
-        cgroup_path: cgroup.path().to_path_buf(),
+        cgroup_path: cgroup.map(|c| c.path().to_path_buf()).unwrap_or_default(),
         shared_pid_ns: !bundle
             .namespaces()
             .iter()

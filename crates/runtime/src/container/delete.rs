@@ -24,11 +24,19 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
         Ok(state) => state,
         Err(e) if force => {
             // No usable state (rt create was killed before writing it, or it is corrupt):
-            // clean what can be found from the id alone.
-            logging::warn(&format!("{e}; removing what can be found"));
-            if let Ok(cg) = Cgroup::load(CgroupPath::static_path(format!("/rt/{id}"))) {
-                let _ = cg.kill();
-                let _ = cg.delete();
+            // the cgroup path rt create recorded first (or the default one) leads to every
+            // process of the container; kill them and remove the cgroup.
+            if !matches!(e, StoreError::Incomplete(_)) {
+                logging::warn(&format!("{e}; removing what can be found"));
+            }
+            let path = dir
+                .cgroup_marker()
+                .unwrap_or_else(|| format!("/rt/{id}").into());
+            if let Ok(cg) = Cgroup::load(CgroupPath::static_path(&path)) {
+                cg.kill()
+                    .with_context(|| format!("kill the processes of cgroup {}", path.display()))?;
+                cg.delete()
+                    .with_context(|| format!("remove cgroup {}", path.display()))?;
             }
             dir.remove()?;
             return Ok(());

@@ -14,9 +14,10 @@ use crate::state::Store;
 
 /// Host pids of every process in the container's cgroup, sorted.
 pub fn processes(container: &Container) -> anyhow::Result<Vec<i32>> {
-    let cg = container
-        .cgroup()
-        .with_context(|| format!("container {}: its cgroup is gone", container.id()))?;
+    if let Some(pids) = pid_ns_processes(container)? {
+        return Ok(pids);
+    }
+    let cg = container.require_cgroup()?;
     let mut pids: Vec<i32> = cg
         .processes(Recursive::Yes)
         .with_context(|| format!("list the processes of cgroup {}", cg.path().display()))?
@@ -25,6 +26,27 @@ pub fn processes(container: &Container) -> anyhow::Result<Vec<i32>> {
         .collect();
     pids.sort_unstable();
     Ok(pids)
+}
+
+/// A container without a cgroup (rootless) that has its own pid namespace: the processes
+/// of that namespace. None when the container has a cgroup.
+pub(super) fn pid_ns_processes(container: &Container) -> anyhow::Result<Option<Vec<i32>>> {
+    if !container.state.cgroup_path.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    if container.state.shared_pid_ns {
+        bail!(
+            "container {}: {}, and no pid namespace of its own to list its processes",
+            container.id(),
+            super::no_cgroup_reason()
+        );
+    }
+    if !container.init_alive() {
+        return Ok(Some(Vec::new()));
+    }
+    proc::in_pid_ns_of(container.state.pid)
+        .map(Some)
+        .with_context(|| format!("list the processes of container {}", container.id()))
 }
 
 /// Statistics of a cgroup; files the kernel lacks are skipped.
@@ -68,9 +90,7 @@ fn running_cgroup(container: &Container) -> anyhow::Result<Cgroup> {
     if container.status() == Status::Stopped {
         bail!("container {} is not running", container.id());
     }
-    container
-        .cgroup()
-        .with_context(|| format!("container {}: its cgroup is gone", container.id()))
+    container.require_cgroup()
 }
 
 /// Statistics of one container that is not stopped.

@@ -67,9 +67,12 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> 
     } else {
         Some(block_signals())
     };
-    let cgroup = container
-        .cgroup()
-        .with_context(|| format!("container {id}: its cgroup is gone"))?;
+    // A rootless container may have no cgroup (cgroup_path empty): the process stays in rt's.
+    let cgroup = if container.state.cgroup_path.as_os_str().is_empty() {
+        None
+    } else {
+        Some(container.require_cgroup()?)
+    };
     // The container's seccomp profile applies to every process in it.
     let (config, spec) = bundle_spec(&container)?;
     let seccomp = spec
@@ -85,7 +88,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> 
         preserve_fds: opts.preserve_fds,
         lock_fd: container.dir.lock_fd(),
         console_socket,
-        cgroup: &cgroup,
+        cgroup: cgroup.as_ref(),
         seccomp: seccomp.as_ref(),
     })?;
     let started = child.go_and_wait_exec();

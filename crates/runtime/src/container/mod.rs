@@ -10,7 +10,9 @@ mod exec;
 mod kill;
 mod pause;
 mod proc;
+mod rootless;
 mod start;
+pub mod systemd_cgroup;
 mod update;
 mod wait;
 
@@ -98,8 +100,25 @@ impl Container {
         proc::is_alive(self.state.pid, self.state.pid_start)
     }
 
+    /// The container's cgroup; None when it is gone or the container never had one
+    /// (rootless without a delegated cgroup: an empty `cgroup_path`).
     pub fn cgroup(&self) -> Option<Cgroup> {
+        if self.state.cgroup_path.as_os_str().is_empty() {
+            return None;
+        }
+        if let Some(s) = systemd_cgroup::of_path(&self.state.cgroup_path) {
+            return Cgroup::load_systemd(&s.slice, &s.unit).ok();
+        }
         Cgroup::load(CgroupPath::static_path(&self.state.cgroup_path)).ok()
+    }
+
+    /// The container's cgroup, for the commands that cannot do without one.
+    pub fn require_cgroup(&self) -> anyhow::Result<Cgroup> {
+        if self.state.cgroup_path.as_os_str().is_empty() {
+            anyhow::bail!("container {}: {}", self.id(), no_cgroup_reason());
+        }
+        self.cgroup()
+            .ok_or_else(|| anyhow::anyhow!("container {}: its cgroup is gone", self.id()))
     }
 
     pub fn status(&self) -> Status {
@@ -137,6 +156,20 @@ impl Container {
             annotations: &self.state.annotations,
             oom_killed: events::oom_killed(self, status),
         }
+    }
+}
+
+/// Whether rt runs unprivileged (euid != 0): rootless containers.
+pub fn rootless() -> bool {
+    !nix::unistd::geteuid().is_root()
+}
+
+/// Why a container has no cgroup (it was created rootless without a writable cgroup).
+pub fn no_cgroup_reason() -> &'static str {
+    if cgroups::mode() == cgroups::Mode::Unified {
+        "no cgroup: rootless container without a delegated cgroup"
+    } else {
+        "no cgroup: rootless container on cgroup v1"
     }
 }
 

@@ -7,9 +7,7 @@ use cgroups::Cgroup;
 use super::{Container, Status};
 
 fn cgroup_of(container: &Container) -> anyhow::Result<Cgroup> {
-    container
-        .cgroup()
-        .with_context(|| format!("container {}: its cgroup is gone", container.id()))
+    container.require_cgroup()
 }
 
 /// Freezes every process of a running container.

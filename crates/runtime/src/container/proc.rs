@@ -33,6 +33,23 @@ pub fn is_alive(pid: i32, start: u64) -> bool {
     matches!(stat(pid), Some((state, s)) if s == start && state != 'Z' && state != 'X')
 }
 
+/// Pids of every process in the pid namespace of `pid` (the container's own), sorted: what a
+/// container without a cgroup (rootless) has instead of `cgroup.procs`.
+pub fn in_pid_ns_of(pid: i32) -> std::io::Result<Vec<i32>> {
+    let ns = fs::read_link(format!("/proc/{pid}/ns/pid"))?;
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc")?.flatten() {
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if fs::read_link(format!("/proc/{p}/ns/pid")).is_ok_and(|n| n == ns) {
+            out.push(p);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

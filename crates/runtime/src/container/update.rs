@@ -15,9 +15,7 @@ pub fn update(container: &Container, resources: &Resources) -> anyhow::Result<()
             container.id()
         );
     }
-    let cg = container
-        .cgroup()
-        .with_context(|| format!("container {}: its cgroup is gone", container.id()))?;
+    let cg = container.require_cgroup()?;
     let mut resources = resources.clone();
     resources.devices.clear();
     cg.update(&resources)

@@ -38,7 +38,7 @@ pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice], bind: bool) -> any
             if devices.iter().any(|d| d.path() == Path::new(path)) {
                 continue;
             }
-            let dest = secure_join(rootfs, Path::new(path))?;
+            let dest = node_path(rootfs, Path::new(path))?;
             let node = Node {
                 kind: SFlag::S_IFCHR,
                 major,
@@ -68,7 +68,7 @@ fn create_device(rootfs: &Path, dev: &LinuxDevice, bind: bool) -> anyhow::Result
     if dev.major() < 0 || dev.minor() < 0 {
         bail!("major/minor must not be negative");
     }
-    let dest = secure_join(rootfs, dev.path())?;
+    let dest = node_path(rootfs, dev.path())?;
     let node = Node {
         kind,
         major: dev.major() as u64,
@@ -88,6 +88,15 @@ fn create_device(rootfs: &Path, dev: &LinuxDevice, bind: bool) -> anyhow::Result
     Ok(())
 }
 
+/// Where a node (or /dev symlink) at `path` goes: its directory resolved inside the rootfs,
+/// its own name never followed (a symlink there is replaced, not written through).
+fn node_path(rootfs: &Path, path: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        bail!("{}: not a file path", path.display());
+    };
+    Ok(secure_join(rootfs, parent)?.join(name))
+}
+
 struct Node {
     kind: SFlag,
     major: u64,
@@ -99,6 +108,13 @@ struct Node {
 fn make_node(dest: &Path, host: &Path, node: &Node, bind: bool) -> anyhow::Result<()> {
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).with_context(|| format!("mkdir {}", parent.display()))?;
+    }
+    // A symlink where the node goes is replaced: a mount or mknod would follow it.
+    if dest
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        fs::remove_file(dest).with_context(|| format!("remove symlink {}", dest.display()))?;
     }
     if bind {
         // Without the right to mknod (user namespaces), bind the host's node.
@@ -131,13 +147,13 @@ pub fn create_symlinks(rootfs: &Path) -> anyhow::Result<()> {
         links.push(("/proc/kcore", "/dev/core"));
     }
     for (target, link) in links {
-        let dest = secure_join(rootfs, Path::new(link))?;
+        let dest = node_path(rootfs, Path::new(link))?;
         if dest.symlink_metadata().is_ok() {
             continue;
         }
         symlink(target, &dest).with_context(|| format!("symlink {link} -> {target}"))?;
     }
-    let ptmx = secure_join(rootfs, Path::new("/dev/ptmx"))?;
+    let ptmx = node_path(rootfs, Path::new("/dev/ptmx"))?;
     let _ = fs::remove_file(&ptmx);
     symlink("pts/ptmx", &ptmx).context("symlink /dev/ptmx -> pts/ptmx")?;
     Ok(())

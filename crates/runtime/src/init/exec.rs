@@ -35,8 +35,9 @@ pub struct ExecConfig<'a> {
     pub lock_fd: i32,
     /// A connected socket for the pty master, when `process.terminal` is set.
     pub console_socket: Option<i32>,
-    /// The container's cgroup: the process moves itself there before joining anything.
-    pub cgroup: &'a cgroups::Cgroup,
+    /// The container's cgroup: the process moves itself there before joining anything
+    /// (None: a rootless container without a cgroup).
+    pub cgroup: Option<&'a cgroups::Cgroup>,
     /// The container's compiled seccomp profile.
     pub seccomp: Option<&'a crate::seccomp::Program>,
 }
@@ -80,8 +81,40 @@ fn open_namespaces(pid: i32) -> anyhow::Result<Vec<(OwnedFd, CloneFlags, &'stati
     Ok(out)
 }
 
+/// Unprivileged, joining the container's pid namespace needs CAP_SYS_ADMIN in the user
+/// namespace it joins with: rt enters the container's user and pid namespaces together
+/// (setns on a pidfd), and the process it forks is in both.
+fn join_user_and_pid_ns(pid: i32) -> anyhow::Result<()> {
+    let mut flags = 0;
+    for (name, flag) in [("user", libc::CLONE_NEWUSER), ("pid", libc::CLONE_NEWPID)] {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{name}")).ok();
+        if theirs != std::fs::read_link(format!("/proc/self/ns/{name}")).ok() {
+            flags |= flag;
+        }
+    }
+    if flags == 0 {
+        return Ok(());
+    }
+    // SAFETY: pidfd_open returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context(format!("pidfd_open {pid}"));
+    }
+    // SAFETY: fd is ours, a valid open pidfd.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) };
+    // SAFETY: setns on a valid fd; rt is single-threaded here.
+    if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&fd), flags) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("join the container's user and pid namespaces");
+    }
+    Ok(())
+}
+
 /// Forks the process; it waits for `go_and_wait_exec`.
 pub fn spawn(cfg: &ExecConfig) -> anyhow::Result<ExecProcess> {
+    if crate::container::rootless() {
+        join_user_and_pid_ns(cfg.init_pid)?;
+    }
     let namespaces = open_namespaces(cfg.init_pid)?;
     let pid_ns = format!("/proc/{}/ns/pid", cfg.init_pid);
     if std::fs::read_link(&pid_ns).ok() != std::fs::read_link("/proc/self/ns/pid").ok() {
@@ -125,9 +158,11 @@ fn setup_and_exec(
     caps: &CapSets,
 ) -> anyhow::Result<Infallible> {
     // Still in the host's namespaces, as root: a user namespace joined later could not.
-    cfg.cgroup
-        .add_self()
-        .context("place the process in the container's cgroup")?;
+    if let Some(cgroup) = cfg.cgroup {
+        cgroup
+            .add_self()
+            .context("place the process in the container's cgroup")?;
+    }
     for (fd, flag, name) in namespaces {
         nix::sched::setns(fd, *flag).with_context(|| format!("join the {name} namespace"))?;
     }

@@ -178,20 +178,79 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
 }
 
 /// Writes the spec's uid and gid mappings for the init's new user namespace.
+///
+/// Root writes any mapping. An unprivileged user (rootless) may write only a mapping of its
+/// own id (one line, size 1; for gid_map after denying setgroups, as the kernel requires);
+/// anything more goes through the setuid helpers newuidmap/newgidmap (package uidmap),
+/// which allow the ranges /etc/subuid and /etc/subgid give the user.
 fn write_id_maps(pid: i32, spec: &Spec) -> anyhow::Result<()> {
     let linux = spec.linux().as_ref().context("linux: missing")?;
-    for (file, field, maps) in [
-        ("uid_map", "linux.uidMappings", linux.uid_mappings()),
-        ("gid_map", "linux.gidMappings", linux.gid_mappings()),
+    let rootless = crate::container::rootless();
+    for (file, field, maps, own_id, helper) in [
+        (
+            "uid_map",
+            "linux.uidMappings",
+            linux.uid_mappings(),
+            nix::unistd::geteuid().as_raw(),
+            "newuidmap",
+        ),
+        (
+            "gid_map",
+            "linux.gidMappings",
+            linux.gid_mappings(),
+            nix::unistd::getegid().as_raw(),
+            "newgidmap",
+        ),
     ] {
+        let maps = maps.as_deref().unwrap_or(&[]);
         let text: String = maps
-            .as_deref()
-            .unwrap_or(&[])
             .iter()
             .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
             .collect();
+        let only_own_id = matches!(maps, [m] if m.host_id() == own_id && m.size() == 1);
+        if rootless && !only_own_id {
+            let args: Vec<String> = maps
+                .iter()
+                .flat_map(|m| [m.container_id(), m.host_id(), m.size()])
+                .map(|n| n.to_string())
+                .collect();
+            run_id_map_helper(helper, pid, &args).with_context(|| {
+                format!("{field}: {text:?} is more than the caller's own id {own_id}")
+            })?;
+            continue;
+        }
+        if rootless && file == "gid_map" {
+            fs::write(format!("/proc/{pid}/setgroups"), "deny")
+                .with_context(|| format!("{field}: write \"deny\" to /proc/{pid}/setgroups"))?;
+        }
         fs::write(format!("/proc/{pid}/{file}"), &text)
             .with_context(|| format!("{field}: write /proc/{pid}/{file} {text:?}"))?;
+    }
+    Ok(())
+}
+
+/// Runs newuidmap/newgidmap PID ID HOSTID SIZE...; its own message says what was refused.
+fn run_id_map_helper(helper: &str, pid: i32, args: &[String]) -> anyhow::Result<()> {
+    let out = std::process::Command::new(helper)
+        .arg(pid.to_string())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            anyhow!(
+                "run {helper}: {e} (install the uidmap package and give the user ranges \
+                 in /etc/subuid and /etc/subgid)"
+            )
+        })?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        let msg = msg.trim().lines().collect::<Vec<_>>().join("; ");
+        bail!(
+            "{helper} {pid} {} failed ({}): {msg} (is the range in /etc/sub{}id for this user?)",
+            args.join(" "),
+            out.status,
+            if helper == "newuidmap" { "u" } else { "g" }
+        );
     }
     Ok(())
 }
@@ -227,6 +286,12 @@ fn reset_signals() {
     }
 }
 
+/// PR_SET_PDEATHSIG (0 clears it).
+fn set_parent_death_signal(sig: libc::c_int) {
+    // SAFETY: prctl on our own process.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
+}
+
 /// The child's entry point: never returns.
 fn child_main(
     cfg: &InitConfig,
@@ -235,6 +300,10 @@ fn child_main(
     new_cgroup_ns: bool,
 ) -> ! {
     reset_signals();
+    // Until it reports ready, a half-made init dies with `rt create` (killed, crashed): its
+    // set-up must not outlive the command that would report it. A parent that died before
+    // this call closed its end of the socket, so wait_go fails.
+    set_parent_death_signal(libc::SIGKILL);
     // SAFETY: closing our copy of the lock fd.
     unsafe { libc::close(cfg.lock_fd) };
     if !sock.wait_go() {
@@ -285,6 +354,8 @@ fn setup_and_exec(
             .context("linux.gidMappings: container gid 0 must be mapped")?;
         nix::unistd::setresuid(root_uid, root_uid, root_uid)
             .context("linux.uidMappings: container uid 0 must be mapped")?;
+        // A change of credentials clears the parent death signal.
+        set_parent_death_signal(libc::SIGKILL);
     }
     // Join namespaces given by path; the mount namespace last.
     let mut order: Vec<&JoinedNamespace> = joined
@@ -356,6 +427,8 @@ fn setup_and_exec(
         .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
     caps.apply_bounding()?;
 
+    // From here the init outlives `rt create`.
+    set_parent_death_signal(0);
     sock.send_ready().context("report ready")?;
     let mut started = wait_for_start(&fifo, cfg.id)?;
     drop(fifo);

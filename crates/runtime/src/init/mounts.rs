@@ -153,6 +153,10 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroup_sources: &CgroupSources) -> anyhow
     let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = secure_join(rootfs, m.destination())?;
+    // A symlink such as `/proc -> /` must not turn a mount into one over the whole rootfs.
+    if dest == rootfs {
+        bail!("destination resolves to the rootfs itself (through a symlink in the rootfs)");
+    }
     if typ == "cgroup" || typ == "cgroup2" {
         return super::cgroupfs::mount_cgroup(&dest, &opts, cgroup_sources);
     }

@@ -141,7 +141,18 @@ pub fn switch_user(process: &Process) -> anyhow::Result<()> {
         .collect();
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
-    setgroups(&gids).with_context(|| format!("process.user.additionalGids {gids:?}: setgroups"))?;
+    // A user namespace whose gid_map an unprivileged user wrote has setgroups denied (the
+    // kernel requires it): leave the groups alone, as runc, unless some were asked for.
+    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if !denied {
+        setgroups(&gids)
+            .with_context(|| format!("process.user.additionalGids {gids:?}: setgroups"))?;
+    } else if !gids.is_empty() {
+        bail!(
+            "process.user.additionalGids {gids:?}: setgroups is denied in this user namespace \
+             (rootless with a single-gid mapping; map subordinate gids with newgidmap)"
+        );
+    }
     setgid(Gid::from_raw(user.gid()))
         .with_context(|| format!("process.user.gid {}", user.gid()))?;
     setuid(Uid::from_raw(user.uid()))

@@ -168,17 +168,27 @@ pub fn finish(spec: &Spec) -> anyhow::Result<()> {
                 .with_context(|| format!("linux.sysctl {key:?}={:?}", sysctl[key]))?;
         }
     }
+    // `/` is the rootfs now, but the kernel would still follow a symlink through /proc's
+    // magic links (a rootfs symlink to /proc/1/root/etc reaches the host's /etc when there
+    // is no pid namespace): resolve every symlink here, as text, inside the new root.
+    let inside = |p: &str| super::path::secure_join(Path::new("/"), Path::new(p));
     for p in linux
         .and_then(|l| l.readonly_paths().as_deref())
         .unwrap_or(&[])
     {
-        readonly_path(Path::new(p)).with_context(|| format!("linux.readonlyPaths {p:?}"))?;
+        inside(p)
+            .map_err(anyhow::Error::from)
+            .and_then(|p| readonly_path(&p))
+            .with_context(|| format!("linux.readonlyPaths {p:?}"))?;
     }
     for p in linux
         .and_then(|l| l.masked_paths().as_deref())
         .unwrap_or(&[])
     {
-        mask_path(Path::new(p)).with_context(|| format!("linux.maskedPaths {p:?}"))?;
+        inside(p)
+            .map_err(anyhow::Error::from)
+            .and_then(|p| mask_path(&p))
+            .with_context(|| format!("linux.maskedPaths {p:?}"))?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         remount(Path::new("/"), MsFlags::MS_BIND | MsFlags::MS_RDONLY).context("root.readonly")?;
@@ -186,7 +196,7 @@ pub fn finish(spec: &Spec) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Paths are already inside the new root; symlinks resolve within it, since it is `/`.
+/// `path` is inside the new root with its symlinks resolved.
 fn readonly_path(path: &Path) -> anyhow::Result<()> {
     match mount(
         Some(path),
