@@ -9,7 +9,7 @@ BUNDLE  := bundles/busybox
 ROOTFS  := $(BUNDLE)/rootfs
 PREFIX  ?= /usr/local
 
-.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest guest-selftest test-engines
+.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest guest-selftest test-engines test-soak fuzz
 
 all: build
 
@@ -34,13 +34,28 @@ run: build bundle
 	cd $(BUNDLE) && ../../$(RT) run rt-demo-$$$$
 
 # The whole suite: unit tests, real containers on this host, the cgroup v2 guest.
-test: lint test-unit test-host test-v2 test-engines
+test: lint test-unit test-host test-soak test-v2 test-engines
 
 test-unit:
 	$(CARGO) test --workspace --lib --bins
 
 test-host: bundle build-debug
 	$(CARGO) test --workspace --test '*'
+
+# 300 containers one after another and 50 more 8 at a time: no cgroup, mount, fd, process
+# or state entry left (tests/soak.rs; ignored by a plain `cargo test`).
+test-soak: bundle build-debug
+	$(CARGO) test -p rt-tests --test soak -- --ignored
+
+# cargo-fuzz targets (fuzz/; not in `make test`): config.json loading and validation, and
+# the seccomp translation, FUZZ_SECONDS each. Needs cargo-fuzz (installed when missing);
+# RUSTC_BOOTSTRAP lets the stable toolchain build with the sanitizer flags it passes.
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in config seccomp; do \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 # qemu + Debian's kernel + initramfs for the cgroup v2 tier, cached in target/guest.
 guest:

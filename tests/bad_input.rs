@@ -230,19 +230,19 @@ fn config_cases() -> Vec<Case> {
         Case {
             name: "bind mount without source",
             edit: |c| {
-                c["mounts"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(json!({ "destination": "/tmp/data", "type": "bind", "options": ["rbind"] }))
+                c["mounts"].as_array_mut().unwrap().push(
+                    json!({ "destination": "/tmp/data", "type": "bind", "options": ["rbind"] }),
+                )
             },
             needle: "mounts[6] /tmp/data",
         },
         Case {
             name: "unknown filesystem type",
             edit: |c| {
-                c["mounts"].as_array_mut().unwrap().push(
-                    json!({ "destination": "/tmp/x", "type": "bogusfs", "source": "none" }),
-                )
+                c["mounts"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({ "destination": "/tmp/x", "type": "bogusfs", "source": "none" }))
             },
             needle: "mounts[6] /tmp/x (bogusfs)",
         },
@@ -291,7 +291,13 @@ fn config_cases() -> Vec<Case> {
         },
         Case {
             name: "absurd cpu shares",
-            edit: |c| set(c, "/linux/resources/cpu", json!({ "shares": 1_000_000_000u64 })),
+            edit: |c| {
+                set(
+                    c,
+                    "/linux/resources/cpu",
+                    json!({ "shares": 1_000_000_000u64 }),
+                )
+            },
             needle: "linux.resources.cpu.shares 1000000000",
         },
         Case {
@@ -333,8 +339,16 @@ fn config_cases() -> Vec<Case> {
                     .as_array_mut()
                     .unwrap()
                     .push(json!({ "type": "user" }));
-                set(c, "/linux/uidMappings", json!([{ "containerID": 0, "hostID": 100000, "size": 0 }]));
-                set(c, "/linux/gidMappings", json!([{ "containerID": 0, "hostID": 100000, "size": 1 }]));
+                set(
+                    c,
+                    "/linux/uidMappings",
+                    json!([{ "containerID": 0, "hostID": 100000, "size": 0 }]),
+                );
+                set(
+                    c,
+                    "/linux/gidMappings",
+                    json!([{ "containerID": 0, "hostID": 100000, "size": 1 }]),
+                );
             },
             needle: "linux.uidMappings[0]: size must not be 0",
         },
@@ -345,7 +359,11 @@ fn config_cases() -> Vec<Case> {
                     .as_array_mut()
                     .unwrap()
                     .push(json!({ "type": "user" }));
-                set(c, "/linux/uidMappings", json!([{ "containerID": 0, "hostID": 100000, "size": 1000 }]));
+                set(
+                    c,
+                    "/linux/uidMappings",
+                    json!([{ "containerID": 0, "hostID": 100000, "size": 1000 }]),
+                );
                 set(
                     c,
                     "/linux/gidMappings",
@@ -360,7 +378,11 @@ fn config_cases() -> Vec<Case> {
         Case {
             name: "mappings without a user namespace",
             edit: |c| {
-                set(c, "/linux/uidMappings", json!([{ "containerID": 0, "hostID": 100000, "size": 1 }]))
+                set(
+                    c,
+                    "/linux/uidMappings",
+                    json!([{ "containerID": 0, "hostID": 100000, "size": 1 }]),
+                )
             },
             needle: "linux.uidMappings: mappings need a user namespace",
         },
@@ -382,7 +404,13 @@ fn config_cases() -> Vec<Case> {
         },
         Case {
             name: "unknown seccomp default action",
-            edit: |c| set(c, "/linux/seccomp", json!({ "defaultAction": "SCMP_ACT_BOGUS" })),
+            edit: |c| {
+                set(
+                    c,
+                    "/linux/seccomp",
+                    json!({ "defaultAction": "SCMP_ACT_BOGUS" }),
+                )
+            },
             needle: "SCMP_ACT_BOGUS",
         },
         Case {
@@ -440,7 +468,13 @@ fn config_cases() -> Vec<Case> {
         },
         Case {
             name: "relative createRuntime hook path",
-            edit: |c| set(c, "/hooks", json!({ "createRuntime": [{ "path": "true" }] })),
+            edit: |c| {
+                set(
+                    c,
+                    "/hooks",
+                    json!({ "createRuntime": [{ "path": "true" }] }),
+                )
+            },
             needle: "hooks.createRuntime[0].path",
         },
         Case {
@@ -643,10 +677,43 @@ fn bad_flags_fail_cleanly() {
     let no_dir_pid = env.tmp.join("no/such/dir/pid");
     let missing_sock = env.tmp.join("no-such.sock");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["create", "-b", b, "--preserve-fds", "many", &id], "many"),
-        (vec!["create", "-b", b, "--pid-file", no_dir_pid.to_str().unwrap(), &id], "--pid-file"),
-        (vec!["create", "-b", b, "--console-socket", missing_sock.to_str().unwrap(), &id], "no-such.sock"),
-        (vec!["run", "-b", b, "--pid-file", no_dir_pid.to_str().unwrap(), &id], "--pid-file"),
+        (
+            vec!["create", "-b", b, "--preserve-fds", "many", &id],
+            "many",
+        ),
+        (
+            vec![
+                "create",
+                "-b",
+                b,
+                "--pid-file",
+                no_dir_pid.to_str().unwrap(),
+                &id,
+            ],
+            "--pid-file",
+        ),
+        (
+            vec![
+                "create",
+                "-b",
+                b,
+                "--console-socket",
+                missing_sock.to_str().unwrap(),
+                &id,
+            ],
+            "no-such.sock",
+        ),
+        (
+            vec![
+                "run",
+                "-b",
+                b,
+                "--pid-file",
+                no_dir_pid.to_str().unwrap(),
+                &id,
+            ],
+            "--pid-file",
+        ),
         (vec!["kill", &id, "SIGNOPE"], "SIGNOPE"),
         (vec!["--log-format", "xml", "create", "-b", b, &id], "xml"),
         (vec!["create", "-b", b], "ID"),
@@ -679,7 +746,11 @@ fn broken_state_is_reported_and_force_deleted() {
             Some(bytes) => fs::write(&state, bytes).unwrap(),
             None => fs::remove_file(&state).unwrap(),
         }
-        let needle = if content.is_some() { "corrupt state" } else { "is incomplete" };
+        let needle = if content.is_some() {
+            "corrupt state"
+        } else {
+            "is incomplete"
+        };
         for cmd in ["state", "start", "kill", "delete", "pause", "ps"] {
             assert_fails_with(&env.rt(&[cmd, &id]), needle);
         }

@@ -106,7 +106,8 @@ fn state_is_never_torn_under_concurrent_lifecycle() {
                     let err = stderr(&out);
                     assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
                     assert!(
-                        err.contains("does not exist") || err.contains("not running")
+                        err.contains("does not exist")
+                            || err.contains("not running")
                             || err.contains("stopped"),
                         "{args:?}: {err}"
                     );

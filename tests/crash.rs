@@ -81,7 +81,11 @@ fn create_killed_at_each_stage_other_shapes() {
             .as_array_mut()
             .unwrap()
             .retain(|n| n["type"] != "pid");
-        set(c, "/hooks", json!({ "createRuntime": [{ "path": "/bin/true" }] }));
+        set(
+            c,
+            "/hooks",
+            json!({ "createRuntime": [{ "path": "/bin/true" }] }),
+        );
     });
 }
 
@@ -93,11 +97,17 @@ fn create_killed_with_default_cgroup_path() {
     for stage in ["cgroup", "state"] {
         let id = env.id(stage);
         let mut config = env.config(&id, &["sleep", "100"]);
-        config["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+        config["linux"]
+            .as_object_mut()
+            .unwrap()
+            .remove("cgroupsPath");
         let bundle = env.bundle(&id, &config);
         crash_create(&env, &id, &bundle, stage);
         let cg = format!("/rt/{id}");
-        assert!(cgroup_dirs(&cg).iter().any(|d| d.exists()), "{stage}: no cgroup made");
+        assert!(
+            cgroup_dirs(&cg).iter().any(|d| d.exists()),
+            "{stage}: no cgroup made"
+        );
         assert_ok(&env.rt(&["delete", "--force", &id]), "delete --force");
         for d in cgroup_dirs(&cg) {
             assert!(!d.exists(), "{stage}: {} left", d.display());

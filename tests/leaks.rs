@@ -14,7 +14,10 @@ fn wait_procs(env: &Env, id: &str, at_least: usize) -> usize {
         if n >= at_least {
             return n;
         }
-        assert!(Instant::now() < deadline, "only {n} processes in the cgroup");
+        assert!(
+            Instant::now() < deadline,
+            "only {n} processes in the cgroup"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -31,7 +34,11 @@ fn orphans_of_a_dead_init_are_killed_by_delete() {
         .as_array_mut()
         .unwrap()
         .retain(|n| n["type"] != "pid");
-    set(&mut config, "/linux/resources/pids", json!({ "limit": 1000 }));
+    set(
+        &mut config,
+        "/linux/resources/pids",
+        json!({ "limit": 1000 }),
+    );
     let bundle = env.create(&id, &config);
     assert_ok(&env.rt(&["start", &id]), "start");
     wait_procs(&env, &id, 501);

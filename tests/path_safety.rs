@@ -57,8 +57,16 @@ impl Canary {
 
     fn assert_untouched(&self) {
         let (now, mtime) = self.take();
-        assert_eq!(now, self.snapshot, "the host canary {} changed", self.dir.display());
-        assert_eq!(mtime, self.dir_mtime, "the host canary directory was written");
+        assert_eq!(
+            now,
+            self.snapshot,
+            "the host canary {} changed",
+            self.dir.display()
+        );
+        assert_eq!(
+            mtime, self.dir_mtime,
+            "the host canary directory was written"
+        );
         let sub: Vec<_> = fs::read_dir(self.dir.join("sub")).unwrap().collect();
         assert!(sub.is_empty(), "something was created in the host canary");
         let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -110,10 +118,18 @@ fn proc_symlinked_to_root_is_refused() {
     let config = config_on(&env, &id, &rootfs, &["true"]);
     let bundle = env.bundle(&id, &config);
     let out = env.rt(&["run", "-b", bundle.to_str().unwrap(), &id]);
-    assert_fails_with(&out, "mounts[0] /proc (proc): destination resolves to the rootfs itself");
+    assert_fails_with(
+        &out,
+        "mounts[0] /proc (proc): destination resolves to the rootfs itself",
+    );
     env.assert_clean(&id, Some(&bundle));
     canary.assert_untouched();
-    assert!(rootfs.join("proc").symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(rootfs
+        .join("proc")
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
 
 /// Without a tmpfs on /dev, devices and /dev symlinks go into the rootfs' own /dev: a
@@ -127,11 +143,20 @@ fn dev_symlinks_stay_in_the_rootfs() {
     let c = canary.dir.to_str().unwrap();
     symlink(c, rootfs.join("dev/x")).unwrap();
     symlink(format!("{c}/secret"), rootfs.join("dev/null")).unwrap();
-    symlink(format!("../../../../../../../..{c}/secret"), rootfs.join("dev/zero")).unwrap();
+    symlink(
+        format!("../../../../../../../..{c}/secret"),
+        rootfs.join("dev/zero"),
+    )
+    .unwrap();
     symlink(format!("{c}/sub"), rootfs.join("dev/fd")).unwrap();
     symlink(format!("{c}/secret"), rootfs.join("dev/ptmx")).unwrap();
     let id = env.id("c");
-    let mut config = config_on(&env, &id, &rootfs, &["sh", "-c", "echo hi > /dev/null; ls /dev/x"]);
+    let mut config = config_on(
+        &env,
+        &id,
+        &rootfs,
+        &["sh", "-c", "echo hi > /dev/null; ls /dev/x"],
+    );
     // No tmpfs on /dev (nor the mounts under it).
     config["mounts"]
         .as_array_mut()
@@ -149,7 +174,11 @@ fn dev_symlinks_stay_in_the_rootfs() {
     let null = rootfs.join("dev/null").symlink_metadata().unwrap();
     assert!(null.file_type().is_char_device());
     let inside = rootfs.join(c.trim_start_matches('/')).join("node");
-    assert!(inside.symlink_metadata().unwrap().file_type().is_char_device());
+    assert!(inside
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_char_device());
     env.assert_clean(&id, None);
 }
 
@@ -165,7 +194,16 @@ fn mount_destinations_through_symlinks_stay_in_the_rootfs() {
     symlink(format!("../../../../../../..{c}"), rootfs.join("mnt/rel")).unwrap();
     symlink(format!("/proc/self/root{c}"), rootfs.join("mnt/magic")).unwrap();
     let id = env.id("c");
-    let mut config = config_on(&env, &id, &rootfs, &["sh", "-c", "ls /mnt/abs/sub /mnt/rel/t2 && cat /mnt/magic/sub/x"]);
+    let mut config = config_on(
+        &env,
+        &id,
+        &rootfs,
+        &[
+            "sh",
+            "-c",
+            "ls /mnt/abs/sub /mnt/rel/t2 && cat /mnt/magic/sub/x",
+        ],
+    );
     let src = env.tmp.join("bind-src");
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("x"), "from bind").unwrap();
@@ -193,7 +231,11 @@ fn masked_and_readonly_symlinks_stay_in_the_rootfs() {
     fs::create_dir_all(twin.join("sub")).unwrap();
     fs::write(twin.join("secret"), "rootfs data").unwrap();
     symlink(format!("{c}/secret"), rootfs.join("masked-abs")).unwrap();
-    symlink(format!("../../../../../../..{c}/sub"), rootfs.join("masked-rel")).unwrap();
+    symlink(
+        format!("../../../../../../..{c}/sub"),
+        rootfs.join("masked-rel"),
+    )
+    .unwrap();
     // The test process: in the host pid namespace, visible in the container (no pid
     // namespace), its root the host root.
     let me = std::process::id();
@@ -221,6 +263,9 @@ fn masked_and_readonly_symlinks_stay_in_the_rootfs() {
     assert_eq!(lines[..2], ["", "0"], "{out}");
     assert!(out.contains("readonly-ok"), "{out}");
     canary.assert_untouched();
-    assert_eq!(fs::read_to_string(twin.join("secret")).unwrap(), "rootfs data");
+    assert_eq!(
+        fs::read_to_string(twin.join("secret")).unwrap(),
+        "rootfs data"
+    );
     env.assert_clean(&id, None);
 }

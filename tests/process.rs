@@ -7,16 +7,6 @@ use std::fs;
 use rt_tests::*;
 use serde_json::json;
 
-fn run_script(env: &Env, script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
-    let id = env.id("c");
-    let mut config = env.config(&id, &["sh", "-c", script]);
-    edit(&mut config);
-    let out = env.run(&id, &config);
-    assert_ok(&out, script);
-    env.assert_clean(&id, None);
-    stdout(&out)
-}
-
 #[test]
 fn args_env_and_cwd() {
     let env = Env::new("argsenv");
@@ -49,7 +39,7 @@ fn args_env_and_cwd() {
 fn user_groups_and_umask() {
     let env = Env::new("user");
     let script = "id -u; id -g; id -G; umask; touch /tmp/f; stat -c %a /tmp/f";
-    let out = run_script(&env, script, |c| {
+    let out = env.run_script(script, |c| {
         set(
             c,
             "/process/user",
@@ -63,7 +53,7 @@ fn user_groups_and_umask() {
 #[test]
 fn rlimits_are_set() {
     let env = Env::new("rlimits");
-    let out = run_script(&env, "ulimit -n; ulimit -Hn; ulimit -c", |c| {
+    let out = env.run_script("ulimit -n; ulimit -Hn; ulimit -c", |c| {
         set(
             c,
             "/process/rlimits",
@@ -77,7 +67,7 @@ fn rlimits_are_set() {
 #[test]
 fn oom_score_adj_is_set() {
     let env = Env::new("oomadj");
-    let out = run_script(&env, "cat /proc/self/oom_score_adj", |c| {
+    let out = env.run_script("cat /proc/self/oom_score_adj", |c| {
         set(c, "/process/oomScoreAdj", json!(500));
     });
     assert_eq!(out, "500\n");
@@ -102,7 +92,7 @@ fn cap_mask(names: &[&str]) -> u64 {
 fn capabilities_and_no_new_privs() {
     let env = Env::new("caps");
     let script = "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status";
-    let out = run_script(&env, script, |c| {
+    let out = env.run_script(script, |c| {
         // A non-root user: what survives execve is exactly the ambient set.
         set(c, "/process/user", json!({ "uid": 1000, "gid": 1000 }));
         set(
@@ -137,17 +127,13 @@ fn capabilities_and_no_new_privs() {
 #[test]
 fn root_keeps_its_capabilities_across_exec() {
     let env = Env::new("rootcaps");
-    let out = run_script(
-        &env,
-        "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status",
-        |c| {
-            let caps = json!(["CAP_KILL", "CAP_AUDIT_WRITE", "CAP_NET_BIND_SERVICE"]);
-            for s in ["bounding", "effective", "permitted"] {
-                set(c, &format!("/process/capabilities/{s}"), caps.clone());
-            }
-            set(c, "/process/noNewPrivileges", json!(false));
-        },
-    );
+    let out = env.run_script("grep -E '^(CapEff|NoNewPrivs)' /proc/self/status", |c| {
+        let caps = json!(["CAP_KILL", "CAP_AUDIT_WRITE", "CAP_NET_BIND_SERVICE"]);
+        for s in ["bounding", "effective", "permitted"] {
+            set(c, &format!("/process/capabilities/{s}"), caps.clone());
+        }
+        set(c, "/process/noNewPrivileges", json!(false));
+    });
     let eff = out
         .lines()
         .next()
@@ -235,7 +221,7 @@ fn pids_limit_is_enforced() {
 fn blkio_weight_zero_is_unset_as_runc_treats_it() {
     // docker always sends `"blockIO": {"weight": 0}`; the kernel would reject a 0.
     let env = Env::new("blkio0");
-    let out = run_script(&env, "echo ok", |c| {
+    let out = env.run_script("echo ok", |c| {
         set(
             c,
             "/linux/resources/blockIO",
@@ -249,7 +235,7 @@ fn blkio_weight_zero_is_unset_as_runc_treats_it() {
 fn apparmor_is_ignored_and_selinux_refused_when_the_kernel_lacks_them() {
     // This host (and the v2 guest) has neither AppArmor nor SELinux enabled.
     let env = Env::new("lsm");
-    let out = run_script(&env, "echo ran", |c| {
+    let out = env.run_script("echo ran", |c| {
         set(c, "/process/apparmorProfile", json!("docker-default"));
     });
     assert_eq!(out, "ran\n");

@@ -7,23 +7,11 @@ use std::fs;
 use rt_tests::*;
 use serde_json::json;
 
-/// Runs `script` in a container built from the default test config changed by `edit`;
-/// returns stdout, asserting success and cleanliness.
-fn run_script(env: &Env, script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
-    let id = env.id("c");
-    let mut config = env.config(&id, &["sh", "-c", script]);
-    edit(&mut config);
-    let out = env.run(&id, &config);
-    assert_ok(&out, script);
-    env.assert_clean(&id, None);
-    stdout(&out)
-}
-
 #[test]
 fn hostname_domainname_and_pid_1() {
     let env = Env::new("uts");
     let script = "hostname; cat /proc/sys/kernel/domainname; echo $$; cat /proc/1/comm; true";
-    let out = run_script(&env, script, |c| {
+    let out = env.run_script(script, |c| {
         set(c, "/hostname", json!("box-a"));
         set(c, "/domainname", json!("example.org"));
     });
@@ -34,7 +22,7 @@ fn hostname_domainname_and_pid_1() {
 fn private_namespaces_differ_from_the_host() {
     let env = Env::new("ns");
     let script = "for n in pid net ipc uts mnt cgroup; do readlink /proc/self/ns/$n; done";
-    let out = run_script(&env, script, |_| {});
+    let out = env.run_script(script, |_| {});
     for (line, ns) in out
         .lines()
         .zip(["pid", "net", "ipc", "uts", "mnt", "cgroup"])
@@ -59,7 +47,7 @@ fn joins_a_namespace_by_path() {
         .as_i64()
         .unwrap();
     let net = fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
-    let out = run_script(&env, "readlink /proc/self/ns/net; hostname", |c| {
+    let out = env.run_script("readlink /proc/self/ns/net; hostname", |c| {
         set(
             c,
             "/linux/namespaces/1",
@@ -81,8 +69,7 @@ fn joins_a_namespace_by_path() {
 #[test]
 fn readonly_root_and_writable_tmpfs() {
     let env = Env::new("roroot");
-    let out = run_script(
-        &env,
+    let out = env.run_script(
         "touch /rootfile 2>/dev/null && echo root-rw || echo root-ro; touch /tmp/x && echo tmp-rw",
         |_| {},
     );
@@ -98,7 +85,7 @@ fn mount_options_are_applied() {
     let script = "cat /tmp/vol-ro/data; touch /tmp/vol-ro/new 2>/dev/null && echo ro-broken || echo ro-ok; \
                   echo hi > /tmp/vol-rw/written; grep ' /tmp/vol-ro ' /proc/self/mounts | grep -c 'ro,nosuid,nodev,noexec'; \
                   grep ' /tmp/scratch ' /proc/self/mounts | grep -o 'size=[0-9]*k'";
-    let out = run_script(&env, script, |c| {
+    let out = env.run_script(script, |c| {
         let mounts = c["mounts"].as_array_mut().unwrap();
         mounts.push(
             json!({ "destination": "/tmp/vol-ro", "type": "bind", "source": src,
@@ -124,7 +111,7 @@ fn bind_mount_of_a_file_and_mqueue() {
     let file = env.tmp.join("hosts");
     fs::write(&file, "10.0.0.1 thing\n").unwrap();
     let script = "cat /etc/hostname; grep -c ' /dev/mqueue mqueue ' /proc/self/mounts";
-    let out = run_script(&env, script, |c| {
+    let out = env.run_script(script, |c| {
         let mounts = c["mounts"].as_array_mut().unwrap();
         mounts.push(
             json!({ "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
@@ -144,7 +131,7 @@ fn masked_and_readonly_paths() {
     let env = Env::new("masked");
     let script = "wc -c < /proc/keys; ls /sys/firmware | wc -l; \
                   echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo sys-rw || echo sys-ro";
-    let out = run_script(&env, script, |_| {});
+    let out = env.run_script(script, |_| {});
     assert_eq!(out, "0\n0\nsys-ro\n");
 }
 
@@ -154,7 +141,7 @@ fn default_devices_and_dev_symlinks() {
     let script = "for d in null zero full random urandom tty; do stat -c '%n %t:%T %a' /dev/$d; done; \
                   readlink /dev/fd; readlink /dev/stdin; readlink /dev/ptmx; head -c 3 /dev/zero | wc -c; \
                   stat -c '%n %t:%T %a %u:%g' /dev/fuse-like";
-    let out = run_script(&env, script, |c| {
+    let out = env.run_script(script, |c| {
         set(
             c,
             "/linux/devices",
@@ -177,7 +164,7 @@ fn device_cgroup_denies_unlisted_devices() {
     let env = Env::new("devcgroup");
     // mknod of a disk device works (mknod is allowed), opening it does not.
     let script = "mknod /tmp/sda b 8 0 && (head -c1 /tmp/sda >/dev/null 2>&1 && echo open-ok || echo open-denied)";
-    let out = run_script(&env, script, |c| {
+    let out = env.run_script(script, |c| {
         set(c, "/mounts/5/options", json!(["nosuid", "mode=1777"]));
         let caps = json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE"]);
         for set_name in ["bounding", "effective", "permitted"] {
@@ -194,8 +181,7 @@ fn device_cgroup_denies_unlisted_devices() {
 #[test]
 fn sysctl_is_written() {
     let env = Env::new("sysctl");
-    let out = run_script(
-        &env,
+    let out = env.run_script(
         "cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_forward",
         |c| {
             set(
@@ -214,7 +200,7 @@ fn pivot_root_and_no_pivot() {
     let env = Env::new("pivot");
     // With pivot_root the old root is gone: only the container's mounts are visible.
     let script = "awk '$5 == \"/\"' /proc/self/mountinfo | wc -l; ls /bin/busybox";
-    let out = run_script(&env, script, |_| {});
+    let out = env.run_script(script, |_| {});
     assert_eq!(out, "1\n/bin/busybox\n");
 
     let id = env.id("np");
@@ -235,7 +221,7 @@ fn pivot_root_and_no_pivot() {
 fn rootfs_propagation_is_applied() {
     let env = Env::new("propagation");
     let script = "grep ' / / ' /proc/self/mountinfo | grep -o 'shared:[0-9]*' | wc -l";
-    let out = run_script(&env, script, |c| {
+    let out = env.run_script(script, |c| {
         set(c, "/linux/rootfsPropagation", json!("rprivate"));
     });
     assert_eq!(out, "0\n");
@@ -250,7 +236,7 @@ fn cgroup_mount_shows_the_containers_own_limits() {
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max \
          /sys/fs/cgroup/cpu/cpu.cfs_quota_us; touch /sys/fs/cgroup/memory/x 2>/dev/null || echo ro"
     };
-    let out = run_script(&env, script, |c| {
+    let out = env.run_script(script, |c| {
         c["mounts"].as_array_mut().unwrap().push(json!({
             "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
@@ -275,7 +261,7 @@ fn tmpfs_takes_the_mode_of_its_directory_and_tmpcopyup_copies_it() {
     let env = Env::new("tmpfsmode");
     let script = "stat -c %a /home /tmp/explicit /tmp/fresh; cat /etc/passwd | head -1; \
                   touch /etc/new && echo etc-rw; grep ' /etc ' /proc/self/mounts | cut -d' ' -f3";
-    let out = run_script(&env, script, |c| {
+    let out = env.run_script(script, |c| {
         let mounts = c["mounts"].as_array_mut().unwrap();
         mounts.push(json!({ "destination": "/home", "type": "tmpfs", "source": "tmpfs" }));
         // Made under /tmp (a tmpfs in the test config), so the shared rootfs is untouched.

@@ -205,6 +205,18 @@ impl Env {
         self.rt(&["run", "--bundle", bundle.to_str().unwrap(), id])
     }
 
+    /// Runs `sh -c script` in a container from the default config changed by `edit`;
+    /// asserts success and that nothing is left; returns stdout.
+    pub fn run_script(&self, script: &str, edit: impl FnOnce(&mut Value)) -> String {
+        let id = self.id("c");
+        let mut config = self.config(&id, &["sh", "-c", script]);
+        edit(&mut config);
+        let out = self.run(&id, &config);
+        assert_ok(&out, script);
+        self.assert_clean(&id, None);
+        stdout(&out)
+    }
+
     /// `rt create` that must succeed.
     pub fn create(&self, id: &str, config: &Value) -> PathBuf {
         let bundle = self.bundle(id, config);

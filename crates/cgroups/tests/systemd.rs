@@ -90,8 +90,13 @@ fn scope_with_limits_update_add_and_delete() {
     }
     let unit = format!("{}.scope", unique("rt-cgtest-a"));
     let mut first = sleeper();
-    let cg = Cgroup::new_systemd("system.slice", &unit, Some(Pid(first.id() as i32)), &limits())
-        .unwrap();
+    let cg = Cgroup::new_systemd(
+        "system.slice",
+        &unit,
+        Some(Pid(first.id() as i32)),
+        &limits(),
+    )
+    .unwrap();
     let path = PathBuf::from(format!("/system.slice/{unit}"));
     assert_eq!(cg.path(), path);
     assert_eq!(cg.systemd_unit(), Some(unit.as_str()));
@@ -208,7 +213,10 @@ fn nested_slice_and_a_scope_in_it() {
         format!("0::{}", spath.join(&unit).display())
     );
     // delete() of a loaded unit stops it (and with it its process).
-    Cgroup::load_systemd(&slice, &unit).unwrap().delete().unwrap();
+    Cgroup::load_systemd(&slice, &unit)
+        .unwrap()
+        .delete()
+        .unwrap();
     assert!(child.wait().unwrap().code().is_none());
     wait_gone(&spath.join(&unit));
     s.delete().unwrap();

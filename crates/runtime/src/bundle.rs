@@ -254,7 +254,10 @@ fn validate_resources(r: &oci_spec::runtime::LinuxResources) -> anyhow::Result<(
         at_least_minus_one("cpu.quota", c.quota())?;
         at_least_minus_one("cpu.realtimeRuntime", c.realtime_runtime())?;
         // The kernel's CFS period range: 1 ms to 1 s (0: unset).
-        if let Some(v) = c.period().filter(|v| *v != 0 && !(1000..=1_000_000).contains(v)) {
+        if let Some(v) = c
+            .period()
+            .filter(|v| *v != 0 && !(1000..=1_000_000).contains(v))
+        {
             bail!("linux.resources.cpu.period {v}: must be between 1000 and 1000000 (µs)");
         }
         if let Some(v) = c.shares().filter(|v| *v > 262_144) {
@@ -271,9 +274,18 @@ fn validate_resources(r: &oci_spec::runtime::LinuxResources) -> anyhow::Result<(
             }
         }
     }
-    for (i, h) in r.hugepage_limits().as_deref().unwrap_or(&[]).iter().enumerate() {
+    for (i, h) in r
+        .hugepage_limits()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
         if h.limit() < 0 {
-            bail!("linux.resources.hugepageLimits[{i}].limit {}: must not be negative", h.limit());
+            bail!(
+                "linux.resources.hugepageLimits[{i}].limit {}: must not be negative",
+                h.limit()
+            );
         }
     }
     Ok(())

@@ -347,7 +347,10 @@ impl Message {
         let sig: String = self.body.iter().map(Value::signature).collect();
         let mut fields = Vec::new();
         let mut field = |code: u8, v: Value| {
-            fields.push(Value::Struct(vec![Value::Byte(code), Value::Variant(Box::new(v))]));
+            fields.push(Value::Struct(vec![
+                Value::Byte(code),
+                Value::Variant(Box::new(v)),
+            ]));
         };
         let s = |o: &Option<String>| o.clone();
         if let Some(p) = s(&self.path) {
@@ -411,7 +414,8 @@ impl Message {
         if let Value::Array(_, fields) = r.read("a(yv)")? {
             for f in fields {
                 let Value::Struct(f) = f else { continue };
-                let (Some(Value::Byte(code)), Some(Value::Variant(v))) = (f.first(), f.get(1)) else {
+                let (Some(Value::Byte(code)), Some(Value::Variant(v))) = (f.first(), f.get(1))
+                else {
                     continue;
                 };
                 let text = v.as_str().map(str::to_string);
@@ -438,7 +442,10 @@ impl Message {
 #[derive(Debug)]
 pub(crate) enum CallError {
     /// The peer answered with an error (`name`, e.g. org.freedesktop.systemd1.NoSuchUnit).
-    Remote { name: String, message: String },
+    Remote {
+        name: String,
+        message: String,
+    },
     Io(io::Error),
 }
 
@@ -592,14 +599,19 @@ mod tests {
     use super::*;
 
     fn props() -> Value {
-        let p = |k: &str, v: Value| Value::Struct(vec![Value::Str(k.into()), Value::Variant(Box::new(v))]);
+        let p = |k: &str, v: Value| {
+            Value::Struct(vec![Value::Str(k.into()), Value::Variant(Box::new(v))])
+        };
         Value::Array(
             "(sv)".into(),
             vec![
                 p("Delegate", Value::Bool(true)),
                 p("PIDs", Value::Array("u".into(), vec![Value::U32(42)])),
                 p("MemoryMax", Value::U64(64 << 20)),
-                p("AllowedCPUs", Value::Array("y".into(), vec![Value::Byte(3)])),
+                p(
+                    "AllowedCPUs",
+                    Value::Array("y".into(), vec![Value::Byte(3)]),
+                ),
             ],
         )
     }
@@ -648,7 +660,7 @@ mod tests {
         assert_eq!(&b[..4], b"l\x01\x00\x01");
         assert_eq!(u32::from_le_bytes(b[4..8].try_into().unwrap()), 4); // body length
         assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), 1); // serial
-        // field 1 (path): code, signature "o", then the string aligned to 4
+                                                                         // field 1 (path): code, signature "o", then the string aligned to 4
         assert_eq!(&b[16..20], b"\x01\x01o\x00");
         assert_eq!(&b[20..27], b"\x02\x00\x00\x00/p\x00");
         assert_eq!(&b[b.len() - 4..], &[1, 0, 0, 0]);

@@ -185,7 +185,11 @@ impl Systemd {
         Ok(s)
     }
 
-    fn call(&mut self, member: &str, args: Vec<Value>) -> std::result::Result<Vec<Value>, CallError> {
+    fn call(
+        &mut self,
+        member: &str,
+        args: Vec<Value>,
+    ) -> std::result::Result<Vec<Value>, CallError> {
         self.conn
             .call(Message::call(DEST, OBJECT, MANAGER, member, args))
     }
@@ -195,17 +199,24 @@ impl Systemd {
         let m = self
             .conn
             .wait_signal(JOB_TIMEOUT, |m| {
-                m.member.as_deref() == Some("JobRemoved") && m.body.get(1).and_then(Value::as_str) == Some(job)
+                m.member.as_deref() == Some("JobRemoved")
+                    && m.body.get(1).and_then(Value::as_str) == Some(job)
             })
             .map_err(|e| err(op, format!("waiting for job {job}: {e}")))?;
         match m.body.get(3).and_then(Value::as_str) {
             Some("done") => Ok(()),
-            other => Err(err(op, format!("job {job} ended {:?}", other.unwrap_or("?")))),
+            other => Err(err(
+                op,
+                format!("job {job} ended {:?}", other.unwrap_or("?")),
+            )),
         }
     }
 
     fn job_of(body: &[Value]) -> String {
-        body.first().and_then(Value::as_str).unwrap_or_default().to_string()
+        body.first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
     }
 
     fn start_transient(&mut self, name: &str, props: Vec<props::Property>) -> Result<()> {
@@ -254,7 +265,11 @@ impl Systemd {
         }
         self.call(
             "SetUnitProperties",
-            vec![Value::Str(name.into()), Value::Bool(true), props_value(props)],
+            vec![
+                Value::Str(name.into()),
+                Value::Bool(true),
+                props_value(props),
+            ],
         )
         .map(drop)
         .map_err(|e| err(format!("SetUnitProperties {name}"), e))
@@ -404,11 +419,17 @@ mod tests {
     #[test]
     fn unit_paths() {
         let u = Unit::new("system.slice", "rt-abc.scope").unwrap();
-        assert_eq!(u.cgroup_path().unwrap(), Path::new("/system.slice/rt-abc.scope"));
+        assert_eq!(
+            u.cgroup_path().unwrap(),
+            Path::new("/system.slice/rt-abc.scope")
+        );
         let u = Unit::new("", "x.scope").unwrap();
         assert_eq!(u.cgroup_path().unwrap(), Path::new("/system.slice/x.scope"));
         let u = Unit::new("a-b.slice", "x.scope").unwrap();
-        assert_eq!(u.cgroup_path().unwrap(), Path::new("/a.slice/a-b.slice/x.scope"));
+        assert_eq!(
+            u.cgroup_path().unwrap(),
+            Path::new("/a.slice/a-b.slice/x.scope")
+        );
         let u = Unit::new("/", "my-cgroup-abc.slice").unwrap();
         assert_eq!(
             u.cgroup_path().unwrap(),
@@ -428,10 +449,15 @@ mod tests {
         let get = |n: &str| p.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         assert_eq!(get("Slice"), Some(Value::Str("system.slice".into())));
         assert_eq!(get("Delegate"), Some(Value::Bool(true)));
-        assert_eq!(get("PIDs"), Some(Value::Array("u".into(), vec![Value::U32(42)])));
+        assert_eq!(
+            get("PIDs"),
+            Some(Value::Array("u".into(), vec![Value::U32(42)]))
+        );
         assert_eq!(props_value(p).signature(), "a(sv)");
         let s = Unit::new("/", "a-b.slice").unwrap();
         let p = s.properties(None, &Resources::default()).unwrap();
-        assert!(p.iter().all(|(k, _)| k != "Delegate" && k != "PIDs" && k != "Slice"));
+        assert!(p
+            .iter()
+            .all(|(k, _)| k != "Delegate" && k != "PIDs" && k != "Slice"));
     }
 }

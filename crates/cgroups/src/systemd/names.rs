@@ -27,7 +27,10 @@ pub fn expand_slice(slice: &str) -> Result<String> {
     let mut prefix = String::new();
     for component in name.split('-') {
         if component.is_empty() {
-            return Err(invalid(slice, "empty component in slice name (\"--\", leading or trailing '-')"));
+            return Err(invalid(
+                slice,
+                "empty component in slice name (\"--\", leading or trailing '-')",
+            ));
         }
         path.push('/');
         path.push_str(&prefix);
@@ -70,7 +73,14 @@ mod tests {
             "/a.slice/a-b.slice/a-b-c.slice"
         );
         for bad in [
-            "", ".slice", "a", "a.scope", "a--b.slice", "-a.slice", "a-.slice", "a/b.slice",
+            "",
+            ".slice",
+            "a",
+            "a.scope",
+            "a--b.slice",
+            "-a.slice",
+            "a-.slice",
+            "a/b.slice",
             "a b.slice",
         ] {
             assert!(expand_slice(bad).is_err(), "{bad}");

@@ -26,7 +26,10 @@ pub(crate) fn resources(r: &Resources, v2: bool) -> Result<Vec<Property>> {
         let limit = m.limit.unwrap_or(0);
         let bytes = |v: i64| Value::U64(if v < 0 { INFINITY } else { v as u64 });
         if limit != 0 {
-            out.push(prop(if v2 { "MemoryMax" } else { "MemoryLimit" }, bytes(limit)));
+            out.push(prop(
+                if v2 { "MemoryMax" } else { "MemoryLimit" },
+                bytes(limit),
+            ));
         }
         if v2 {
             if let Some(low) = m.reservation.filter(|v| *v != 0) {
@@ -51,7 +54,10 @@ pub(crate) fn resources(r: &Resources, v2: bool) -> Result<Vec<Property>> {
         if quota != 0 || period != 0 {
             let period = if period == 0 { DEFAULT_PERIOD } else { period };
             out.push(prop("CPUQuotaPeriodUSec", Value::U64(period)));
-            out.push(prop("CPUQuotaPerSecUSec", Value::U64(quota_per_sec(quota, period))));
+            out.push(prop(
+                "CPUQuotaPerSecUSec",
+                Value::U64(quota_per_sec(quota, period)),
+            ));
         }
         if let Some(cpus) = c.cpus.as_deref().filter(|s| !s.is_empty()) {
             out.push(prop("AllowedCPUs", bitmask(cpus)?));
@@ -61,10 +67,19 @@ pub(crate) fn resources(r: &Resources, v2: bool) -> Result<Vec<Property>> {
         }
     }
     if let Some(p) = &r.pids {
-        let max = if p.limit > 0 { p.limit as u64 } else { INFINITY };
+        let max = if p.limit > 0 {
+            p.limit as u64
+        } else {
+            INFINITY
+        };
         out.push(prop("TasksMax", Value::U64(max)));
     }
-    if let Some(w) = r.block_io.as_ref().and_then(|b| b.weight).filter(|w| *w != 0) {
+    if let Some(w) = r
+        .block_io
+        .as_ref()
+        .and_then(|b| b.weight)
+        .filter(|w| *w != 0)
+    {
         if v2 {
             out.push(prop("IOWeight", Value::U64(io::blkio_to_io_weight(w))));
         } else {
@@ -123,9 +138,8 @@ pub(crate) fn devices(r: &Resources) -> Vec<Property> {
     if rules.is_empty() {
         return Vec::new();
     }
-    let wildcard = |d: &crate::DeviceRule| {
-        d.kind == DeviceKind::All && d.major.is_none() && d.minor.is_none()
-    };
+    let wildcard =
+        |d: &crate::DeviceRule| d.kind == DeviceKind::All && d.major.is_none() && d.minor.is_none();
     // The last wildcard rule decides the default.
     let start = rules.iter().rposition(wildcard);
     let default_allow = start.is_some_and(|i| rules[i].allow);
@@ -151,7 +165,11 @@ pub(crate) fn devices(r: &Resources) -> Vec<Property> {
                 None => continue,
             },
         };
-        let access = if d.access.is_empty() { "rwm" } else { &d.access };
+        let access = if d.access.is_empty() {
+            "rwm"
+        } else {
+            &d.access
+        };
         allow.push(Value::Struct(vec![
             Value::Str(path),
             Value::Str(access.to_string()),
@@ -225,8 +243,12 @@ mod tests {
         assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Some(&Value::U64(500_000)));
         assert_eq!(get(&p, "CPUQuotaPeriodUSec"), Some(&Value::U64(100_000)));
         assert_eq!(get(&p, "TasksMax"), Some(&Value::U64(100)));
-        assert_eq!(get(&p, "IOWeight"), Some(&Value::U64(io::blkio_to_io_weight(500))));
-        let bytes = |b: &[u8]| Value::Array("y".into(), b.iter().map(|x| Value::Byte(*x)).collect());
+        assert_eq!(
+            get(&p, "IOWeight"),
+            Some(&Value::U64(io::blkio_to_io_weight(500)))
+        );
+        let bytes =
+            |b: &[u8]| Value::Array("y".into(), b.iter().map(|x| Value::Byte(*x)).collect());
         assert_eq!(get(&p, "AllowedCPUs"), Some(&bytes(&[0b111, 0b10])));
         assert_eq!(get(&p, "AllowedMemoryNodes"), Some(&bytes(&[1])));
         assert!(get(&p, "MemoryLimit").is_none());
@@ -283,7 +305,8 @@ mod tests {
         };
         let p = devices(&r);
         assert_eq!(get(&p, "DevicePolicy"), Some(&Value::Str("strict".into())));
-        let pair = |a: &str, b: &str| Value::Struct(vec![Value::Str(a.into()), Value::Str(b.into())]);
+        let pair =
+            |a: &str, b: &str| Value::Struct(vec![Value::Str(a.into()), Value::Str(b.into())]);
         assert_eq!(
             get(&p, "DeviceAllow"),
             Some(&Value::Array(

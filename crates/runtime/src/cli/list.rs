@@ -2,16 +2,9 @@
 
 use std::path::Path;
 
-use clap::ValueEnum;
-
+use super::Format;
 use crate::container::Container;
 use crate::state::Store;
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

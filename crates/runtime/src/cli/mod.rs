@@ -61,6 +61,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Output format of `list` and `ps`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CgroupManager {
     Cgroupfs,

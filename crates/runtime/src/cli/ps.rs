@@ -8,16 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context};
-use clap::ValueEnum;
 
+use super::Format;
 use crate::container::{self, Container};
 use crate::state::Store;
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

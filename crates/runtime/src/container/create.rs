@@ -123,7 +123,11 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     }
     // Rootless: None when the user cannot have a cgroup (see container/rootless.rs).
     let cgroup = if super::systemd_cgroup::enabled() {
-        Some(super::systemd_cgroup::new_cgroup(cgroups_path, opts.id, &resources)?)
+        Some(super::systemd_cgroup::new_cgroup(
+            cgroups_path,
+            opts.id,
+            &resources,
+        )?)
     } else {
         super::rootless::new_cgroup(cg_path, cgroups_path, opts.id, &mut resources)?
     };

@@ -69,7 +69,11 @@ pub fn parse(cgroups_path: Option<&Path>, id: &str) -> anyhow::Result<SystemdCgr
     if name.ends_with(".slice") {
         bail!("linux.cgroupsPath {text:?}: a slice as the container's unit is not supported; name a scope");
     }
-    let slice = if slice.is_empty() { "system.slice" } else { slice };
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
     cgroups::systemd::expand_slice(slice)
         .map_err(|e| anyhow::anyhow!("linux.cgroupsPath {text:?}: {e}"))?;
     let unit = if prefix.is_empty() {
@@ -120,11 +124,20 @@ mod tests {
 
     #[test]
     fn runc_forms() {
-        assert_eq!(ok(Some("system.slice:rt:abc")), s("system.slice", "rt-abc.scope"));
+        assert_eq!(
+            ok(Some("system.slice:rt:abc")),
+            s("system.slice", "rt-abc.scope")
+        );
         assert_eq!(ok(None), s("system.slice", "rt-abc.scope"));
         assert_eq!(ok(Some("")), s("system.slice", "rt-abc.scope"));
-        assert_eq!(ok(Some(":libpod:xyz")), s("system.slice", "libpod-xyz.scope"));
-        assert_eq!(ok(Some("machine.slice::xyz")), s("machine.slice", "xyz.scope"));
+        assert_eq!(
+            ok(Some(":libpod:xyz")),
+            s("system.slice", "libpod-xyz.scope")
+        );
+        assert_eq!(
+            ok(Some("machine.slice::xyz")),
+            s("machine.slice", "xyz.scope")
+        );
         assert_eq!(ok(Some("a-b.slice:p:n")), s("a-b.slice", "p-n.scope"));
         for bad in [
             "/rt/abc",
