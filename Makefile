@@ -9,7 +9,7 @@ BUNDLE  := bundles/busybox
 ROOTFS  := $(BUNDLE)/rootfs
 PREFIX  ?= /usr/local
 
-.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest guest-selftest test-engines test-soak fuzz
+.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest guest-selftest test-engines test-soak fuzz test-systemd
 
 all: build
 
@@ -34,7 +34,7 @@ run: build bundle
 	cd $(BUNDLE) && ../../$(RT) run rt-demo-$$$$
 
 # The whole suite: unit tests, real containers on this host, the cgroup v2 guest.
-test: lint test-unit test-host test-soak test-v2 test-engines
+test: lint test-unit test-host test-soak test-v2 test-systemd test-engines
 
 test-unit:
 	$(CARGO) test --workspace --lib --bins
@@ -68,6 +68,12 @@ guest-selftest: guest
 # guest: binaries are built on the host, all run in one guest boot.
 test-v2: bundle build-debug guest
 	RT_GUEST_TIMEOUT=1800 tests/guest/cargo-test.sh --workspace --test '*'
+
+# The systemd cgroup driver in a qemu guest whose PID 1 is systemd (a debootstrap'ed Debian
+# root cached in target/guest/systemd-root): the cgroups crate's systemd tests and rt with
+# --systemd-cgroup, in one guest boot (tests/guest/systemd/).
+test-systemd: bundle build-debug guest
+	tests/guest/systemd/test.sh
 
 # podman (conmon), containerd (ctr + shim v2) and docker driving rt (tests/engines/README.md):
 # installs the Debian packages when missing, private daemons and state in a temporary

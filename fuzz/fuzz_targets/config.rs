@@ -19,7 +19,12 @@ fn bundle_dir() -> &'static PathBuf {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(bundle) = runtime::bundle::Bundle::from_config(bundle_dir().clone(), data) {
-        if let Some(seccomp) = bundle.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        if let Some(seccomp) = bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+        {
             let _ = runtime::seccomp::compile(seccomp);
         }
     }

@@ -125,7 +125,7 @@ pub(crate) struct Writer {
 
 impl Writer {
     fn pad(&mut self, align: usize) {
-        while self.buf.len() % align != 0 {
+        while !self.buf.len().is_multiple_of(align) {
             self.buf.push(0);
         }
     }
@@ -538,11 +538,7 @@ impl Conn {
         let mut buf = vec![0u8; Message::total_len(&head)?];
         buf[..16].copy_from_slice(&head);
         self.stream.read_exact(&mut buf[16..])?;
-        let m = Message::decode(&buf);
-        if std::env::var_os("RT_DBUS_DEBUG").is_some() {
-            eprintln!("dbus recv {m:?}");
-        }
-        m
+        Message::decode(&buf)
     }
 
     /// Call and wait for the reply's body; signals arriving meanwhile are kept.

@@ -22,13 +22,13 @@ pub fn enabled() -> bool {
 /// Make the container's cgroup as a systemd scope: directory and limits now, the unit when
 /// the init exists (`Cgroup::start_unit`).
 pub fn new_cgroup(cgroups_path: Option<&Path>, id: &str, r: &Resources) -> anyhow::Result<Cgroup> {
+    let s = parse(cgroups_path, id)?;
     if super::rootless() {
         bail!("--systemd-cgroup: rootless containers (a user's systemd) are not supported");
     }
     if !cgroups::systemd::booted() {
         bail!("--systemd-cgroup: systemd is not running on this machine (no /run/systemd/system)");
     }
-    let s = parse(cgroups_path, id)?;
     Cgroup::new_systemd(&s.slice, &s.unit, None, r)
         .with_context(|| format!("systemd unit {} in {}", s.unit, s.slice))
 }
