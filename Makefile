@@ -38,6 +38,7 @@ test: lint test-unit test-host test-soak test-v2 test-systemd test-engines
 
 test-unit:
 	$(CARGO) test --workspace --lib --bins
+	$(CARGO) test -p cgroups --doc
 
 test-host: bundle build-debug
 	$(CARGO) test --workspace --test '*'
