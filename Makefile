@@ -14,10 +14,12 @@ PREFIX  ?= /usr/local
 all: build
 
 # Release build: LTO, panic=abort, opt-level z (Cargo.toml), a non-PIE executable without
-# unwind tables (fewer relocations and pages: smaller and faster to start). --target keeps
-# these flags off build scripts and proc macros.
+# unwind tables (fewer relocations and pages: smaller and faster to start), and GCC's
+# unwinder linked statically (libgcc_eh, what gcc's -static-libgcc does) so that rt links
+# nothing but libc. --target keeps these flags off build scripts and proc macros.
+GCC_EH_DIR := $(shell dirname "$$(gcc -print-file-name=libgcc_eh.a)")
 build:
-	RUSTFLAGS="-C relocation-model=static -C force-unwind-tables=no" \
+	RUSTFLAGS="-C relocation-model=static -C force-unwind-tables=no -L native=$(GCC_EH_DIR) -l static=gcc_eh" \
 	  $(CARGO) build --release -p runtime --target $(HOST)
 
 build-debug:
