@@ -375,3 +375,35 @@ fn version_and_help_exit_zero_and_unknown_commands_fail() {
     let out = env.rt(&["checkpoint", "--help"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn socket_activation_fds_are_passed_with_listen_fds() {
+    let env = Env::new("listenfds");
+    let id = env.id("c");
+    let check = "echo $LISTEN_FDS $LISTEN_PID; cat <&3; cat <&4; [ -e /proc/$$/fd/5 ] && echo fd5-open || echo fd5-closed";
+    let bundle = env.bundle(&id, &env.config(&id, &["sh", "-c", check]));
+    let (a, b) = (env.tmp.join("fd3"), env.tmp.join("fd4"));
+    fs::write(&a, "activation-fd\n").unwrap();
+    fs::write(&b, "preserved-fd\n").unwrap();
+    // rt is exec'd by the shell, so LISTEN_PID=$$ is rt's pid (sd_listen_fds' rule); fd 3 is
+    // the activation fd, fd 4 the one --preserve-fds adds after it, fd 5 is not passed.
+    let script = format!(
+        "exec 3<{} 4<{} 5</dev/null; LISTEN_FDS=1 LISTEN_PID=$$ exec {} --root {} run --preserve-fds 1 -b {} {}",
+        a.display(),
+        b.display(),
+        rt_bin().display(),
+        env.root.display(),
+        bundle.display(),
+        id
+    );
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_ok(&out, "run with LISTEN_FDS");
+    assert_eq!(
+        stdout(&out),
+        "1 1\nactivation-fd\npreserved-fd\nfd5-closed\n"
+    );
+    env.assert_clean(&id, Some(&bundle));
+}

@@ -163,3 +163,61 @@ fn exec_joins_the_user_namespace() {
     assert_ok(&env.rt(&["delete", "-f", &id]), "delete");
     env.assert_clean(&id, Some(&bundle));
 }
+
+#[test]
+fn time_namespace_with_clock_offsets() {
+    let env = Env::new("timens");
+    let id = env.id("c");
+    let mut config = env.config(&id, &["sleep", "1000"]);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "time" }));
+    set(
+        &mut config,
+        "/linux/timeOffsets",
+        json!({ "boottime": { "secs": 864000 } }),
+    );
+    let bundle = env.bundle(&id, &config);
+    assert_ok(
+        &env.rt(&["run", "-d", "-b", bundle.to_str().unwrap(), &id]),
+        "run -d",
+    );
+    let host_uptime: f64 = fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // exec joins the container's time namespace too.
+    let out = env.rt(&["exec", &id, "cat", "/proc/uptime"]);
+    assert_ok(&out, "exec cat /proc/uptime");
+    let uptime: f64 = stdout(&out)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        uptime - host_uptime > 863_000.0,
+        "uptime {uptime} vs host {host_uptime}"
+    );
+    assert_ok(&env.rt(&["delete", "-f", &id]), "delete");
+    env.assert_clean(&id, Some(&bundle));
+
+    // Offsets without a time namespace are refused.
+    let id = env.id("c");
+    let mut config = env.config(&id, &["true"]);
+    set(
+        &mut config,
+        "/linux/timeOffsets",
+        json!({ "monotonic": { "secs": 1 } }),
+    );
+    let bundle = env.bundle(&id, &config);
+    assert_fails_with(
+        &env.rt(&["run", "-b", bundle.to_str().unwrap(), &id]),
+        "linux.timeOffsets",
+    );
+    env.assert_clean(&id, Some(&bundle));
+}

@@ -129,9 +129,6 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
                 )
             }
             LinuxNamespaceType::User => validate_id_mappings(linux)?,
-            LinuxNamespaceType::Time => {
-                bail!("linux.namespaces[{i}]: time namespaces are not supported yet")
-            }
             _ => {}
         }
         if let Some(path) = ns.path() {
@@ -212,6 +209,19 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     // linux.seccomp is checked when it is compiled (crate::seccomp::compile), in `create`.
+    if let Some(offsets) = linux.time_offsets() {
+        if !offsets.is_empty() && !new_namespace(spec, LinuxNamespaceType::Time) {
+            bail!("linux.timeOffsets: needs a new time namespace in linux.namespaces");
+        }
+        for (clock, offset) in offsets {
+            if clock != "monotonic" && clock != "boottime" {
+                bail!("linux.timeOffsets {clock:?}: only monotonic and boottime have offsets");
+            }
+            if offset.nanosecs().unwrap_or(0) >= 1_000_000_000 {
+                bail!("linux.timeOffsets.{clock}.nanosecs: must be below 1000000000");
+            }
+        }
+    }
     crate::init::lsm::check(spec)?;
     if let Some(flags) = linux
         .personality()

@@ -81,7 +81,12 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         cgroup: None,
         pid: None,
     };
-    let bundle = Bundle::load(opts.bundle)?;
+    let mut bundle = Bundle::load(opts.bundle)?;
+    let listen_fds = socket_activation_fds();
+    if listen_fds > 0 {
+        pass_listen_fds(&mut bundle.spec, listen_fds);
+    }
+    let bundle = bundle;
     let spec = &bundle.spec;
     let linux = spec.linux().as_ref();
     super::rootless::check(&bundle)?;
@@ -164,7 +169,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         lock_fd: dir.lock_fd(),
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
-        preserve_fds: opts.preserve_fds,
+        // Socket-activation fds first (3..), then the --preserve-fds ones, as runc.
+        preserve_fds: listen_fds + opts.preserve_fds,
         cgroups: cgroups_sources,
         console_socket: opts.console_socket,
         bundle: &bundle.dir,
@@ -270,4 +276,32 @@ pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
     let mut f = fs::File::create(&tmp).with_context(what)?;
     f.write_all(pid.to_string().as_bytes()).with_context(what)?;
     fs::rename(&tmp, path).with_context(what)
+}
+
+/// How many fds systemd socket activation handed to rt: `LISTEN_FDS` when `LISTEN_PID` is
+/// rt's pid (sd_listen_fds' rule), else 0.
+fn socket_activation_fds() -> u32 {
+    let pid_matches = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    if !pid_matches {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// As runc: the container's process gets the activation fds (3..3+n) with LISTEN_FDS=n and
+/// LISTEN_PID=1 (it is pid 1 of its pid namespace, or at least the one meant).
+fn pass_listen_fds(spec: &mut oci_spec::runtime::Spec, n: u32) {
+    if let Some(process) = spec.process_mut() {
+        let mut env = process.env().clone().unwrap_or_default();
+        env.retain(|kv| !kv.starts_with("LISTEN_FDS=") && !kv.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".to_string());
+        process.set_env(Some(env));
+    }
 }

@@ -19,6 +19,7 @@ use super::{clone_process, pass_fds, process, reset_signals};
 /// Namespaces joined, in this order (mount last: it changes the root).
 const NAMESPACES: &[(&str, CloneFlags)] = &[
     ("user", CloneFlags::CLONE_NEWUSER),
+    ("time", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),

@@ -152,6 +152,19 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
         nix::sched::setns(&ns.fd, CloneFlags::CLONE_NEWPID)
             .context("linux.namespaces: join the pid namespace")?;
     }
+    // The time namespace too applies to children only, and clone(2) cannot take its flag
+    // (it collides with the exit-signal bits): unshare or join it here, before the fork.
+    let new_time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+    if clone_flags.contains(new_time) {
+        clone_flags.remove(new_time);
+        enter_new_time_namespace(cfg.spec)?;
+    }
+    for ns in joined
+        .iter()
+        .filter(|ns| ns.typ == LinuxNamespaceType::Time)
+    {
+        nix::sched::setns(&ns.fd, new_time).context("linux.namespaces: join the time namespace")?;
+    }
     let (parent_sock, child_sock) = SyncSocket::pair().context("socketpair")?;
 
     let pid = clone_process(clone_flags)
@@ -175,6 +188,27 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
         pid: pid as i32,
         sock: parent_sock,
     })
+}
+
+/// A new time namespace for rt's children, with the spec's clock offsets (they can only be
+/// written before a process enters it).
+fn enter_new_time_namespace(spec: &Spec) -> anyhow::Result<()> {
+    nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+        .context("linux.namespaces: unshare the time namespace")?;
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref());
+    let mut text = String::new();
+    for (clock, offset) in offsets.into_iter().flatten() {
+        let (secs, nanos) = (offset.secs().unwrap_or(0), offset.nanosecs().unwrap_or(0));
+        text.push_str(&format!("{clock} {secs} {nanos}\n"));
+    }
+    if !text.is_empty() {
+        fs::write("/proc/self/timens_offsets", &text)
+            .with_context(|| format!("linux.timeOffsets: write {text:?}"))?;
+    }
+    Ok(())
 }
 
 /// Writes the spec's uid and gid mappings for the init's new user namespace.
