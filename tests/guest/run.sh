@@ -105,6 +105,8 @@ esac
 "$here/prepare.sh" >&2 || die "tests/guest/prepare.sh failed: no qemu or guest kernel (see above)"
 # shellcheck source=/dev/null
 source "$cache/guest.env"
+# shellcheck source=SCRIPTDIR/qemu.sh
+source "$here/qemu.sh"
 
 # Accelerator: KVM only when it can run an ordinary guest. This machine kind's /dev/kvm is PVM
 # (kvm_pvm, no vmx/svm), which cannot run Debian's kernel: use TCG there.
@@ -162,88 +164,7 @@ cmdenv+=("${envs[@]}")
 mkfifo "$run/out" "$run/err"
 : >"$run/console.log"
 
-# shellcheck disable=SC2054 # qemu option values contain commas
-qemu_args=(
-    -nodefaults -no-user-config -display none -no-reboot
-    -machine pc,accel="$accel" -cpu "$cpu" -smp "$cpus" -m "$mem"
-    -kernel "$RT_GUEST_KERNEL" -initrd "$RT_GUEST_INITRD"
-    -append "console=ttyS0 quiet loglevel=4 panic=-1 cgroup_no_v1=all,named rdinit=/init i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable rt.cache=${RT_GUEST_9P_CACHE:-loose}${share:+ rt.share=$share} ${RT_GUEST_APPEND:-}"
-    -chardev file,id=con,path="$run/console.log" -serial chardev:con
-    -chardev file,id=out,path="$run/out" -serial chardev:out
-    -chardev file,id=err,path="$run/err" -serial chardev:err
-    -fsdev local,id=rtio,path="$run",security_model=none
-    -device virtio-9p-pci,fsdev=rtio,mount_tag=rtio
-    -fsdev local,id=hostroot,path=/,security_model=none,multidevs=remap
-    -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
-)
-[[ -n $RT_GUEST_BIOS ]] && qemu_args+=(-bios "$RT_GUEST_BIOS")
-if [[ -n $RT_GUEST_QEMU_DATADIRS ]]; then
-    IFS=: read -r -a dirs <<<"$RT_GUEST_QEMU_DATADIRS"
-    for d in "${dirs[@]}"; do qemu_args+=(-L "$d"); done
-fi
-
-start=$(date +%s.%N)
-cat "$run/out" &
-cpids+=($!)
-cat "$run/err" >&2 &
-cpids+=($!)
-if ((console)); then
-    tail -n +1 -f "$run/console.log" >&2 &
-    cpids+=($!)
-fi
-env LD_LIBRARY_PATH="$RT_GUEST_LD_LIBRARY_PATH" timeout -k 10 "$timeout" \
-    "$RT_GUEST_QEMU" "${qemu_args[@]}" </dev/null >"$run/qemu.log" 2>&1 &
-qpid=$!
-qrc=0
-wait "$qpid" || qrc=$?
-qpid=
-end=$(date +%s.%N)
-# The output readers end at EOF once qemu has exited; do not wait forever if qemu never
-# opened the pipes (it failed to start).
-for _ in $(seq 50); do
-    alive=0
-    for p in "${cpids[@]:0:2}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    ((alive)) || break
-    sleep 0.1
-done
-for p in "${cpids[@]}"; do kill "$p" 2>/dev/null || true; done
-wait 2>/dev/null || true
-cpids=()
-
-elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}')
-boot=$(sed -n 's/^RT-GUEST-RUN: \([0-9.]*\).*/\1/p' "$run/console.log" | tail -1)
+guest_boot "$RT_GUEST_INITRD" "console=ttyS0 quiet loglevel=4 panic=-1 cgroup_no_v1=all,named rdinit=/init i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable rt.cache=${RT_GUEST_9P_CACHE:-loose}${share:+ rt.share=$share} ${RT_GUEST_APPEND:-}"
 [[ -n ${RT_GUEST_VERBOSE:-} ]] && echo "run.sh: guest: ${boot:-?} s to the command, ${elapsed} s in all (accel $accel)" >&2
 
-show_console() {
-    echo "---- guest console (last 40 lines of $run/console.log) ----" >&2
-    tail -n 40 "$run/console.log" | tr -d '\r' >&2
-    if [[ -s $run/qemu.log ]]; then
-        echo "---- qemu ----" >&2
-        tail -n 20 "$run/qemu.log" >&2
-    fi
-    keep=1
-}
-if [[ -f $run/status ]]; then
-    status=$(cat "$run/status")
-    if [[ -f $run/error ]]; then
-        show_console
-        die "guest setup failed: $(cat "$run/error")"
-    fi
-    [[ $status =~ ^[0-9]+$ ]] || die "bad status '$status' from the guest"
-    exit "$status"
-fi
-if ((qrc == 124 || qrc == 137)); then
-    show_console
-    echo "################################################################################" >&2
-    echo "## rt guest TIMEOUT: no result after ${timeout} s; guest killed (--timeout)" >&2
-    echo "################################################################################" >&2
-    exit 124
-fi
-show_console
-if grep -q 'Kernel panic' "$run/console.log"; then
-    die "guest kernel panic (qemu exit $qrc, ${elapsed} s)"
-fi
-if grep -q 'RT-GUEST-ERROR' "$run/console.log"; then
-    die "guest boot failed: $(grep -m1 'RT-GUEST-ERROR' "$run/console.log" | tr -d '\r')"
-fi
-die "guest ended without an exit status (qemu exit $qrc, ${elapsed} s)"
+guest_exit guest 40

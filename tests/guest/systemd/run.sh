@@ -52,6 +52,8 @@ case $cwd/ in /tmp/* | /run/*) die "working directory $cwd: must not be under /t
 "$here/prepare.sh" >&2 || die "tests/guest/systemd/prepare.sh failed (see above)"
 # shellcheck source=/dev/null
 source "$cache/guest.env"
+# shellcheck source=SCRIPTDIR/../qemu.sh
+source "$here/../qemu.sh"
 # shellcheck source=/dev/null
 source "$cache/systemd.env"
 
@@ -101,72 +103,6 @@ done < <(compgen -e)
 mkfifo "$run/out" "$run/err"
 : >"$run/console.log"
 
-# shellcheck disable=SC2054 # qemu option values contain commas
-qemu_args=(
-    -nodefaults -no-user-config -display none -no-reboot
-    -machine pc,accel="$accel" -cpu "$cpu" -smp "$cpus" -m "$mem"
-    -kernel "$RT_GUEST_KERNEL" -initrd "$RT_SYSTEMD_INITRD"
-    -append "console=ttyS0 quiet loglevel=4 panic=-1 cgroup_no_v1=all,named rdinit=/sdinit i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable systemd.show_status=0 systemd.log_target=console systemd.log_level=warning rt.sdroot=$RT_SYSTEMD_ROOT rt.bind=$binds rt.moddir=$RT_GUEST_MODDIR rt.cache=${RT_GUEST_9P_CACHE:-loose} ${RT_GUEST_APPEND:-}"
-    -chardev file,id=con,path="$run/console.log" -serial chardev:con
-    -chardev file,id=out,path="$run/out" -serial chardev:out
-    -chardev file,id=err,path="$run/err" -serial chardev:err
-    -fsdev local,id=rtio,path="$run",security_model=none
-    -device virtio-9p-pci,fsdev=rtio,mount_tag=rtio
-    -fsdev local,id=hostroot,path=/,security_model=none,multidevs=remap
-    -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
-)
-[[ -n $RT_GUEST_BIOS ]] && qemu_args+=(-bios "$RT_GUEST_BIOS")
-if [[ -n $RT_GUEST_QEMU_DATADIRS ]]; then
-    IFS=: read -r -a dirs <<<"$RT_GUEST_QEMU_DATADIRS"
-    for d in "${dirs[@]}"; do qemu_args+=(-L "$d"); done
-fi
-
-start=$(date +%s.%N)
-cat "$run/out" &
-cpids+=($!)
-cat "$run/err" >&2 &
-cpids+=($!)
-if ((console)); then
-    tail -n +1 -f "$run/console.log" >&2 &
-    cpids+=($!)
-fi
-env LD_LIBRARY_PATH="$RT_GUEST_LD_LIBRARY_PATH" timeout -k 10 "$timeout" \
-    "$RT_GUEST_QEMU" "${qemu_args[@]}" </dev/null >"$run/qemu.log" 2>&1 &
-qpid=$!
-qrc=0
-wait "$qpid" || qrc=$?
-qpid=
-end=$(date +%s.%N)
-for _ in $(seq 50); do
-    alive=0
-    for p in "${cpids[@]:0:2}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    ((alive)) || break
-    sleep 0.1
-done
-for p in "${cpids[@]}"; do kill "$p" 2>/dev/null || true; done
-wait 2>/dev/null || true
-cpids=()
-
-elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}')
-boot=$(sed -n 's/^RT-GUEST-RUN: \([0-9.]*\).*/\1/p' "$run/console.log" | tail -1)
+guest_boot "$RT_SYSTEMD_INITRD" "console=ttyS0 quiet loglevel=4 panic=-1 cgroup_no_v1=all,named rdinit=/sdinit i8042.noaux i8042.nokbd i8042.nopnp tsc=reliable systemd.show_status=0 systemd.log_target=console systemd.log_level=warning rt.sdroot=$RT_SYSTEMD_ROOT rt.bind=$binds rt.moddir=$RT_GUEST_MODDIR rt.cache=${RT_GUEST_9P_CACHE:-loose} ${RT_GUEST_APPEND:-}"
 echo "run.sh: systemd guest: ${boot:-?} s to the command, ${elapsed} s in all (accel $accel)" >&2
-show_console() {
-    echo "---- guest console (last 60 lines of $run/console.log) ----" >&2
-    tail -n 60 "$run/console.log" | tr -d '\r' >&2
-    [[ ! -s $run/qemu.log ]] || { echo "---- qemu ----" >&2 && tail -n 20 "$run/qemu.log" >&2; }
-    keep=1
-}
-if [[ -f $run/status ]]; then
-    status=$(cat "$run/status")
-    [[ ! -f $run/error ]] || { show_console && die "guest setup failed: $(cat "$run/error")"; }
-    [[ $status =~ ^[0-9]+$ ]] || die "bad status '$status' from the guest"
-    exit "$status"
-fi
-show_console
-if ((qrc == 124 || qrc == 137)); then
-    echo "## rt systemd guest TIMEOUT: no result after ${timeout} s" >&2
-    exit 124
-fi
-grep -q 'Kernel panic' "$run/console.log" && die "guest kernel panic (qemu exit $qrc, ${elapsed} s)"
-grep -q 'RT-GUEST-ERROR' "$run/console.log" && die "guest boot failed: $(grep -m1 'RT-GUEST-ERROR' "$run/console.log" | tr -d '\r')"
-die "guest ended without an exit status (qemu exit $qrc, ${elapsed} s)"
+guest_exit "systemd guest" 60
