@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154,SC2034 # the variables are the sourcing runner's globals
 # The qemu part both guest runners share (run.sh: the cgroup v2 guest; systemd/run.sh: the
 # guest whose PID 1 is systemd). Sourced; uses the caller's globals: run (the run directory
 # with the out/err fifos and console.log), accel, cpu, cpus, mem, console, timeout, the
