@@ -73,7 +73,8 @@ if [[ $accel == kvm ]]; then cpu=host; else cpu=max; fi
 
 mkdir -p "$cache/runs"
 run=$(mktemp -d "$cache/runs/systemd.XXXXXX")
-qpid= cpids=()
+qpid=
+cpids=()
 # shellcheck disable=SC2317 # (called by trap)
 cleanup() {
     [[ -z $qpid ]] || kill "$qpid" 2>/dev/null || true
