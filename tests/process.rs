@@ -253,3 +253,52 @@ fn apparmor_is_ignored_and_selinux_refused_when_the_kernel_lacks_them() {
     );
     env.assert_clean(&id, Some(&bundle));
 }
+
+#[test]
+fn new_session_keyring_unless_no_new_keyring() {
+    let env = Env::new("keyring");
+    // Our session keyring (KEYCTL_GET_KEYRING_ID of KEY_SPEC_SESSION_KEYRING), as /proc/keys
+    // prints ids: 8 hex digits.
+    // SAFETY: keyctl with plain integer arguments.
+    let ours = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3i64, 0) };
+    assert!(
+        ours > 0,
+        "no session keyring: {}",
+        std::io::Error::last_os_error()
+    );
+    let ours = format!("{ours:08x}");
+    let unmask_keys = |c: &mut serde_json::Value| {
+        set(c, "/linux/maskedPaths", json!(["/proc/kcore"]));
+    };
+    // By default the container gets a new anonymous session keyring: a `_ses` keyring that did
+    // not exist before it ran (keyrings of the same uid are visible, so ours may be listed).
+    let before = fs::read_to_string("/proc/keys").unwrap_or_default();
+    let out = env.run_script(
+        "grep ' keyring *_ses' /proc/keys | cut -d' ' -f1",
+        unmask_keys,
+    );
+    let new: Vec<&str> = out.lines().filter(|id| !before.contains(*id)).collect();
+    assert!(
+        !new.is_empty(),
+        "no new session keyring in the container: {out}"
+    );
+    // With --no-new-keyring it keeps the one it inherited from rt.
+    let id = env.id("c");
+    let mut config = env.config(&id, &["sh", "-c", "cut -d' ' -f1 /proc/keys"]);
+    unmask_keys(&mut config);
+    let bundle = env.bundle(&id, &config);
+    let out = env.rt(&[
+        "run",
+        "--no-new-keyring",
+        "-b",
+        bundle.to_str().unwrap(),
+        &id,
+    ]);
+    assert_ok(&out, "run --no-new-keyring");
+    assert!(
+        stdout(&out).lines().any(|l| l == ours),
+        "{ours} not in {}",
+        stdout(&out)
+    );
+    env.assert_clean(&id, Some(&bundle));
+}
