@@ -10,10 +10,14 @@ use anyhow::{bail, Context};
 use oci_spec::runtime::Spec;
 
 const APPARMOR_ENABLED: &str = "/sys/module/apparmor/parameters/enabled";
+const APPARMOR_FS: &str = "/sys/kernel/security/apparmor";
 const SELINUX_FS: &str = "/sys/fs/selinux";
 
+/// As runc: AppArmor counts as enabled when its securityfs directory exists and the module
+/// says so (a kernel with AppArmor built in but no securityfs has no profiles to apply).
 fn apparmor_enabled() -> bool {
-    fs::read_to_string(APPARMOR_ENABLED).is_ok_and(|s| s.trim() == "Y")
+    Path::new(APPARMOR_FS).exists()
+        && fs::read_to_string(APPARMOR_ENABLED).is_ok_and(|s| s.trim() == "Y")
 }
 
 fn selinux_enabled() -> bool {
