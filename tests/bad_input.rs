@@ -490,14 +490,40 @@ fn config_cases() -> Vec<Case> {
         },
         // Other kernel interfaces.
         Case {
-            name: "time namespace",
+            name: "user namespace joined by path",
             edit: |c| {
                 c["linux"]["namespaces"]
                     .as_array_mut()
                     .unwrap()
-                    .push(json!({ "type": "time" }))
+                    .push(json!({ "type": "user", "path": "/proc/1/ns/user" }))
             },
-            needle: "time namespaces",
+            needle: "joining a user namespace by path is not supported",
+        },
+        Case {
+            name: "time offsets without a time namespace",
+            edit: |c| {
+                set(
+                    c,
+                    "/linux/timeOffsets",
+                    json!({ "boottime": { "secs": 5 } }),
+                )
+            },
+            needle: "linux.timeOffsets: needs a new time namespace",
+        },
+        Case {
+            name: "time offset of an unknown clock",
+            edit: |c| {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({ "type": "time" }));
+                set(
+                    c,
+                    "/linux/timeOffsets",
+                    json!({ "realtime": { "secs": 5 } }),
+                )
+            },
+            needle: "linux.timeOffsets \"realtime\"",
         },
         Case {
             name: "no mount namespace",
