@@ -293,10 +293,16 @@ impl Cgroup {
     }
 
     /// SIGKILL every process in the cgroup and its children and wait until none is left.
+    /// A cgroup that is gone has nothing left to kill: that is success (a systemd scope, for
+    /// one, disappears as soon as its last process exits, possibly while this runs).
     pub fn kill(&self) -> Result<()> {
-        match &self.inner {
+        let killed = match &self.inner {
             Inner::V1(m) => m.kill(),
             Inner::V2(m) => m.kill(),
+        };
+        match killed {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
         }
     }
 

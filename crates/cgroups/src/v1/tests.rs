@@ -238,3 +238,16 @@ fn invalid_paths_are_rejected() {
     assert!(cg.child("..", &r).is_err());
     assert!(cg.child("/abs", &r).is_err());
 }
+
+#[test]
+fn kill_of_a_cgroup_that_is_gone_succeeds() {
+    // A systemd scope vanishes when its last process exits, maybe while rt kills it.
+    let t = TempDir::new();
+    let h = fake_v1(&t, false);
+    let cg = Cgroup::new_in(&h, CgroupPath::static_path("/gone"), &Resources::default()).unwrap();
+    for entry in std::fs::read_dir(t.path()).unwrap().flatten() {
+        let _ = std::fs::remove_dir_all(entry.path().join("gone"));
+    }
+    cg.kill().unwrap();
+    assert!(cg.processes(Recursive::Yes).unwrap_err().is_not_found());
+}
