@@ -5,7 +5,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{Process, Spec};
 
 use crate::console;
 use crate::container::{self, ExecOptions};
@@ -64,16 +64,19 @@ fn parse_user(text: &str) -> anyhow::Result<(u32, Option<u32>)> {
     Ok((uid, gid))
 }
 
-/// The process to run: the --process file, or the container's process with the command
-/// line's command, env, cwd and user.
-fn build_process(store: &Store, args: &Args) -> anyhow::Result<Process> {
+/// The process to run: the --process file, or the container's process (from `spec`) with
+/// the command line's command, env, cwd and user.
+fn build_process(spec: &Spec, args: &Args) -> anyhow::Result<Process> {
     let mut process = match &args.process {
         Some(path) => read_process_file(path)?,
         None => {
             if args.command.is_empty() {
                 bail!("exec: no command given (and no --process file)");
             }
-            let mut p = container::container_process(store, &args.id)?;
+            let mut p = spec
+                .process()
+                .clone()
+                .context("the container's config.json has no process")?;
             p.set_args(Some(args.command.clone()));
             p.set_terminal(Some(args.tty));
             p
@@ -119,7 +122,6 @@ fn build_process(store: &Store, args: &Args) -> anyhow::Result<Process> {
 
 pub fn run(root: &Path, args: &Args) -> anyhow::Result<i32> {
     let store = Store::new(root);
-    let process = build_process(&store, args)?;
     let console = args
         .console_socket
         .as_deref()
@@ -129,12 +131,12 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<i32> {
         &store,
         &args.id,
         &ExecOptions {
-            process: &process,
             detach: args.detach,
             pid_file: args.pid_file.as_deref(),
             preserve_fds: args.preserve_fds,
             console_socket: console.as_ref().map(|c| c.as_raw_fd()),
         },
+        |spec| build_process(spec, args),
     )
 }
 

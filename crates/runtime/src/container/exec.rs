@@ -15,22 +15,11 @@ use crate::init::exec::{spawn, ExecConfig};
 use crate::state::Store;
 
 pub struct ExecOptions<'a> {
-    pub process: &'a Process,
     pub detach: bool,
     pub pid_file: Option<&'a Path>,
     pub preserve_fds: u32,
     /// A connected --console-socket; with a terminal and none, rt proxies its own stdio.
     pub console_socket: Option<std::os::fd::RawFd>,
-}
-
-/// The container's own `process` from its bundle's config.json: the base an exec from the
-/// command line starts from (env, cwd, user, capabilities, rlimits, noNewPrivileges).
-pub fn container_process(store: &Store, id: &str) -> anyhow::Result<Process> {
-    let container = Container::load(store, id)?;
-    let (config, spec) = bundle_spec(&container)?;
-    spec.process()
-        .clone()
-        .with_context(|| format!("{}: process: missing", config.display()))
 }
 
 /// The container's config.json, read again from its bundle.
@@ -42,14 +31,23 @@ fn bundle_spec(container: &Container) -> anyhow::Result<(std::path::PathBuf, Spe
     Ok((config, spec))
 }
 
-/// Returns the exit status of a foreground process, 0 once a detached one has started.
-pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> {
+/// Runs the process `build` makes from the container's spec (read once from its bundle: the
+/// base for env, cwd, user, capabilities..., and its seccomp profile). Returns the exit
+/// status of a foreground process, 0 once a detached one has started.
+pub fn exec(
+    store: &Store,
+    id: &str,
+    opts: &ExecOptions,
+    build: impl FnOnce(&Spec) -> anyhow::Result<Process>,
+) -> anyhow::Result<i32> {
     let container = Container::load(store, id)?;
+    let (config, spec) = bundle_spec(&container)?;
+    let process = build(&spec)?;
     match container.status() {
         Status::Running | Status::Created => {}
         status => bail!("cannot exec in container {id}: it is {status}"),
     }
-    let terminal = opts.process.terminal() == Some(true);
+    let terminal = process.terminal() == Some(true);
     if terminal && opts.detach && opts.console_socket.is_none() {
         bail!("exec: a terminal with --detach needs --console-socket");
     }
@@ -74,7 +72,6 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> 
         Some(container.require_cgroup()?)
     };
     // The container's seccomp profile applies to every process in it.
-    let (config, spec) = bundle_spec(&container)?;
     let seccomp = spec
         .linux()
         .as_ref()
@@ -84,7 +81,7 @@ pub fn exec(store: &Store, id: &str, opts: &ExecOptions) -> anyhow::Result<i32> 
         .with_context(|| config.display().to_string())?;
     let child = spawn(&ExecConfig {
         init_pid: container.state.pid,
-        process: opts.process,
+        process: &process,
         preserve_fds: opts.preserve_fds,
         lock_fd: container.dir.lock_fd(),
         console_socket,

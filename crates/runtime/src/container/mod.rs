@@ -28,7 +28,7 @@ use crate::state::{ContainerDir, State, Store};
 pub use create::{create, write_pid_file, CreateOptions};
 pub use delete::delete;
 pub use events::{cgroup_stats, oom_killed, oom_kills, processes, stats, watch, Event};
-pub use exec::{container_process, exec, ExecOptions};
+pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use pause::{pause, resume};
 pub use start::start;
