@@ -7,8 +7,20 @@ use super::{Container, Status};
 
 pub fn kill(container: &Container, signal: i32, all: bool) -> anyhow::Result<()> {
     let status = container.status();
+    // As runc: `kill --all` of a stopped container signals what is left in its cgroup (often
+    // nothing) and succeeds; containerd's shim sends it after every exit and treats a
+    // failure as fatal. A single signal to a stopped init is an error.
+    if status == Status::Stopped && !all {
+        bail!("cannot kill container {}: container not running", container.id());
+    }
     if status == Status::Stopped {
-        bail!("container {} is not running", container.id());
+        if let Some(cg) = container.cgroup() {
+            for pid in cg.processes(Recursive::Yes).unwrap_or_default() {
+                // SAFETY: kill(2); a process that already exited is not an error.
+                unsafe { libc::kill(pid.0, signal) };
+            }
+        }
+        return Ok(());
     }
     if all {
         if let Some(pids) = super::events::pid_ns_processes(container)? {
