@@ -174,7 +174,16 @@ pub fn pump(from: RawFd, to: RawFd) -> bool {
     while off < n as usize {
         // SAFETY: as above.
         let w = unsafe { libc::write(to, buf[off..].as_ptr().cast(), n as usize - off) };
-        if w <= 0 {
+        if w < 0 {
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // The reader of our output is gone: what the process writes is dropped, but
+                // its terminal is still drained, so it never blocks on a full pty.
+                Some(libc::EPIPE) => return true,
+                _ => return false,
+            }
+        }
+        if w == 0 {
             return false;
         }
         off += w as usize;

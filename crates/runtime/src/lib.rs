@@ -9,6 +9,7 @@ pub mod seccomp;
 
 mod hooks;
 mod logging;
+mod output;
 mod time;
 
 mod init {

@@ -61,20 +61,20 @@ fn write_file(level: &str, msg: &str) {
 
 /// Reports an error: stderr, and the log file when there is one.
 pub fn error(msg: &str) {
-    eprintln!("rt: {msg}");
+    crate::output::stderr_line(&format!("rt: {msg}"));
     write_file("error", msg);
 }
 
 /// A warning the user should see (stderr and log).
 pub fn warn(msg: &str) {
-    eprintln!("rt: warning: {msg}");
+    crate::output::stderr_line(&format!("rt: warning: {msg}"));
     write_file("warning", msg);
 }
 
 /// A debug message, only with `--debug`.
 pub fn debug(msg: &str) {
     if LOGGER.get().is_some_and(|l| l.debug) {
-        eprintln!("rt: debug: {msg}");
+        crate::output::stderr_line(&format!("rt: debug: {msg}"));
         write_file("debug", msg);
     }
 }

@@ -10,6 +10,7 @@ mod hooks;
 mod init;
 mod logging;
 mod monitor;
+mod output;
 mod seccomp;
 mod signal;
 mod state;

@@ -3,7 +3,6 @@
 //! With `--stats` one stats line; otherwise stats every interval and OOM kills as they
 //! happen, until the container stops (then exit 0).
 
-use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,16 +34,13 @@ struct Line<'a, T: Serialize> {
     data: Option<T>,
 }
 
-/// Writes one JSON line; `false` once stdout is closed (the reader went away).
+/// Writes one JSON line (a reader that went away ends rt, see `output`); always `true`:
+/// watching goes on.
 fn print<T: Serialize>(line: &Line<'_, T>) -> anyhow::Result<bool> {
     let mut text = serde_json::to_string(line).context("encode the event")?;
     text.push('\n');
-    let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(e).context("write to stdout"),
-    }
+    crate::output::print(&text)?;
+    Ok(true)
 }
 
 pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {

@@ -41,6 +41,6 @@ pub fn features() -> serde_json::Value {
 }
 
 pub fn run() -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(&features())?);
+    crate::output::println(&serde_json::to_string_pretty(&features())?)?;
     Ok(())
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::Format;
 use crate::container::Container;
+use crate::output;
 use crate::state::Store;
 
 #[derive(clap::Args, Debug)]
@@ -27,23 +28,24 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
         rows.push(serde_json::to_value(container.oci_state(status))?);
     }
     if args.quiet {
+        let mut text = String::new();
         for row in &rows {
-            println!("{}", row["id"].as_str().unwrap_or_default());
+            text.push_str(row["id"].as_str().unwrap_or_default());
+            text.push('\n');
         }
-        return Ok(());
+        return output::print(&text);
     }
     if args.format == Format::Json {
-        println!("{}", serde_json::Value::Array(rows));
-        return Ok(());
+        return output::println(&serde_json::Value::Array(rows).to_string());
     }
-    println!(
-        "{:<20} {:<10} {:<10} {:<40} {:<32} OWNER",
+    let mut text = format!(
+        "{:<20} {:<10} {:<10} {:<40} {:<32} OWNER\n",
         "ID", "PID", "STATUS", "BUNDLE", "CREATED"
     );
     for row in &rows {
         let s = |k: &str| row[k].as_str().unwrap_or_default().to_string();
-        println!(
-            "{:<20} {:<10} {:<10} {:<40} {:<32} {}",
+        text += &format!(
+            "{:<20} {:<10} {:<10} {:<40} {:<32} {}\n",
             s("id"),
             row["pid"].to_string(),
             s("status"),
@@ -52,5 +54,5 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
             s("owner")
         );
     }
-    Ok(())
+    output::print(&text)
 }

@@ -32,17 +32,18 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
         let container = Container::load(&Store::new(root), &args.id)?;
         container::processes(&container)?
     };
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&pids)?),
+    let text = match args.format {
+        Format::Json => format!("{}\n", serde_json::to_string(&pids)?),
         Format::Table if args.ps_args.is_empty() => {
-            println!("{:>8} CMD", "PID");
+            let mut text = format!("{:>8} CMD\n", "PID");
             for pid in pids {
-                println!("{pid:>8} {}", command_line(pid));
+                text.push_str(&format!("{pid:>8} {}\n", command_line(pid)));
             }
+            text
         }
-        Format::Table => print!("{}", filter_ps(&args.ps_args, &pids)?),
-    }
-    Ok(())
+        Format::Table => filter_ps(&args.ps_args, &pids)?,
+    };
+    crate::output::print(&text)
 }
 
 /// /proc/PID/cmdline with spaces, or `[comm]` for kernel-style processes without one.

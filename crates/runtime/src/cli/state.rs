@@ -14,6 +14,6 @@ pub struct Args {
 pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
     let container = Container::load(&Store::new(root), &args.id)?;
     let state = container.oci_state(container.status());
-    println!("{}", serde_json::to_string_pretty(&state)?);
+    crate::output::println(&serde_json::to_string_pretty(&state)?)?;
     Ok(())
 }

@@ -354,7 +354,7 @@ fn child_main(
     };
     // Once `ready` was sent nobody reads the socket: then say it on stderr.
     if !sock.send_error(&msg) {
-        eprintln!("rt: container init: {msg}");
+        crate::output::stderr_line(&format!("rt: container init: {msg}"));
     }
     // SAFETY: terminate without running the parent's destructors.
     unsafe { libc::_exit(127) }
