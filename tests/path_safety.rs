@@ -5,90 +5,11 @@
 //! and no mount refers to it.
 
 use std::fs;
-use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::os::unix::fs::{symlink, FileTypeExt};
+use std::path::Path;
 
 use rt_tests::*;
 use serde_json::{json, Value};
-
-/// A host directory with one file, and what it looked like.
-struct Canary {
-    dir: PathBuf,
-    snapshot: Vec<(String, u64, i64, Vec<u8>)>,
-    dir_mtime: i64,
-}
-
-impl Canary {
-    fn new(env: &Env) -> Canary {
-        let dir = env.tmp.join("host-canary");
-        fs::create_dir_all(dir.join("sub")).unwrap();
-        fs::write(dir.join("secret"), "host data").unwrap();
-        let mut c = Canary {
-            dir,
-            snapshot: Vec::new(),
-            dir_mtime: 0,
-        };
-        (c.snapshot, c.dir_mtime) = c.take();
-        c
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn take(&self) -> (Vec<(String, u64, i64, Vec<u8>)>, i64) {
-        let mut out = Vec::new();
-        for e in fs::read_dir(&self.dir).unwrap().flatten() {
-            let meta = e.path().symlink_metadata().unwrap();
-            let data = if meta.is_file() {
-                fs::read(e.path()).unwrap()
-            } else {
-                Vec::new()
-            };
-            out.push((
-                e.file_name().to_string_lossy().into_owned(),
-                meta.ino(),
-                meta.mtime_nsec() + meta.mtime() * 1_000_000_000,
-                data,
-            ));
-        }
-        out.sort();
-        let m = fs::metadata(&self.dir).unwrap();
-        (out, m.mtime_nsec() + m.mtime() * 1_000_000_000)
-    }
-
-    fn assert_untouched(&self) {
-        let (now, mtime) = self.take();
-        assert_eq!(
-            now,
-            self.snapshot,
-            "the host canary {} changed",
-            self.dir.display()
-        );
-        assert_eq!(
-            mtime, self.dir_mtime,
-            "the host canary directory was written"
-        );
-        let sub: Vec<_> = fs::read_dir(self.dir.join("sub")).unwrap().collect();
-        assert!(sub.is_empty(), "something was created in the host canary");
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
-        assert!(
-            !mountinfo.contains(&*self.dir.to_string_lossy()),
-            "a mount on the host canary:\n{mountinfo}"
-        );
-    }
-}
-
-/// A private copy of the busybox rootfs under the test's directory.
-fn private_rootfs(env: &Env) -> PathBuf {
-    let dst = env.tmp.join("rootfs");
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(rootfs())
-        .arg(&dst)
-        .status()
-        .unwrap();
-    assert!(st.success(), "cp -a rootfs");
-    dst
-}
 
 fn config_on(env: &Env, id: &str, rootfs: &Path, args: &[&str]) -> Value {
     let mut c = env.config(id, args);
@@ -120,7 +41,7 @@ fn proc_symlinked_to_root_is_refused() {
     let out = env.rt(&["run", "-b", bundle.to_str().unwrap(), &id]);
     assert_fails_with(
         &out,
-        "mounts[0] /proc (proc): destination resolves to the rootfs itself",
+        "mounts[0] /proc (proc): proc must be mounted on an ordinary directory",
     );
     env.assert_clean(&id, Some(&bundle));
     canary.assert_untouched();
@@ -182,7 +103,8 @@ fn dev_symlinks_stay_in_the_rootfs() {
     env.assert_clean(&id, None);
 }
 
-/// Mount destinations through symlinks that point at the host land inside the rootfs.
+/// Mount destinations through symlinks that point at the host land inside the rootfs; one
+/// through a /proc magic link (which leads back to the host) is refused.
 #[test]
 fn mount_destinations_through_symlinks_stay_in_the_rootfs() {
     let env = Env::new("mountlinks");
@@ -198,28 +120,36 @@ fn mount_destinations_through_symlinks_stay_in_the_rootfs() {
         &env,
         &id,
         &rootfs,
-        &[
-            "sh",
-            "-c",
-            "ls /mnt/abs/sub /mnt/rel/t2 && cat /mnt/magic/sub/x",
-        ],
+        &["sh", "-c", "ls /mnt/abs/sub /mnt/rel/t2"],
     );
     let src = env.tmp.join("bind-src");
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("x"), "from bind").unwrap();
     let mounts = config["mounts"].as_array_mut().unwrap();
     mounts.push(json!({ "destination": "/mnt/abs/sub", "type": "tmpfs", "source": "tmpfs" }));
-    mounts.push(json!({ "destination": "/mnt/rel/t2", "type": "tmpfs", "source": "tmpfs" }));
-    mounts.push(json!({ "destination": "/mnt/magic/sub", "type": "bind", "source": src, "options": ["rbind", "ro"] }));
+    mounts.push(json!({ "destination": "/mnt/rel/t2", "type": "bind", "source": src, "options": ["rbind", "ro"] }));
     let out = run_ok(&env, &id, &config);
-    assert!(out.contains("from bind"), "{out}");
+    assert!(out.contains('x'), "{out}");
     canary.assert_untouched();
     env.assert_clean(&id, None);
+
+    let id = env.id("magic");
+    let mut config = config_on(&env, &id, &rootfs, &["true"]);
+    let n = config["mounts"].as_array().unwrap().len();
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "destination": "/mnt/magic/sub", "type": "bind", "source": src, "options": ["rbind", "ro"] }));
+    let bundle = env.bundle(&id, &config);
+    let out = env.rt(&["run", "-b", bundle.to_str().unwrap(), &id]);
+    assert_fails_with(&out, &format!("mounts[{n}] /mnt/magic/sub (bind)"));
+    canary.assert_untouched();
+    env.assert_clean(&id, Some(&bundle));
 }
 
-/// Masked and read-only paths that are symlinks out of the rootfs — absolute, through `..`,
-/// and through /proc/PID/root of a host process, which without a pid namespace is the host root — are
-/// resolved inside the container's root.
+/// Masked and read-only paths that are symlinks out of the rootfs — absolute and through
+/// `..` — are resolved inside the container's root; one through /proc/PID/root of a host
+/// process (without a pid namespace, the host root) is a magic link and refused.
 #[test]
 fn masked_and_readonly_symlinks_stay_in_the_rootfs() {
     let env = Env::new("masklinks");
@@ -236,6 +166,7 @@ fn masked_and_readonly_symlinks_stay_in_the_rootfs() {
         rootfs.join("masked-rel"),
     )
     .unwrap();
+    symlink(c, rootfs.join("ro-abs")).unwrap();
     // The test process: in the host pid namespace, visible in the container (no pid
     // namespace), its root the host root.
     let me = std::process::id();
@@ -254,10 +185,10 @@ fn masked_and_readonly_symlinks_stay_in_the_rootfs() {
     set(
         &mut config,
         "/linux/maskedPaths",
-        json!(["/masked-abs", "/masked-rel", "/via-proc/secret"]),
+        json!(["/masked-abs", "/masked-rel"]),
     );
-    set(&mut config, "/linux/readonlyPaths", json!(["/via-proc"]));
-    let out = run_ok(&env, &id, &config);
+    set(&mut config, "/linux/readonlyPaths", json!(["/ro-abs"]));
+    let out = run_ok(&env, &id, &config.clone());
     // The rootfs' twin was masked (empty file), its sub directory too, and made read-only.
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[..2], ["", "0"], "{out}");
@@ -268,4 +199,23 @@ fn masked_and_readonly_symlinks_stay_in_the_rootfs() {
         "rootfs data"
     );
     env.assert_clean(&id, None);
+
+    for (field, path) in [
+        ("maskedPaths", "/via-proc/secret"),
+        ("readonlyPaths", "/via-proc"),
+    ] {
+        let id = env.id("magic");
+        let mut config = config.clone();
+        set(
+            &mut config,
+            "/linux/cgroupsPath",
+            json!(env.cgroup_path(&id)),
+        );
+        set(&mut config, &format!("/linux/{field}"), json!([path]));
+        let bundle = env.bundle(&id, &config);
+        let out = env.rt(&["run", "-b", bundle.to_str().unwrap(), &id]);
+        assert_fails_with(&out, &format!("linux.{field} \"{path}\""));
+        canary.assert_untouched();
+        env.assert_clean(&id, Some(&bundle));
+    }
 }

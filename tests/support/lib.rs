@@ -313,6 +313,90 @@ impl Drop for Env {
     }
 }
 
+// ---------------------------------------------------------------- host canaries and private rootfs copies
+
+/// A host directory with one file, and what it looked like.
+pub struct Canary {
+    pub dir: PathBuf,
+    snapshot: Vec<(String, u64, i64, Vec<u8>)>,
+    dir_mtime: i64,
+}
+
+impl Canary {
+    pub fn new(env: &Env) -> Canary {
+        let dir = env.tmp.join("host-canary");
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        fs::write(dir.join("secret"), "host data").unwrap();
+        let mut c = Canary {
+            dir,
+            snapshot: Vec::new(),
+            dir_mtime: 0,
+        };
+        (c.snapshot, c.dir_mtime) = c.take();
+        c
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn take(&self) -> (Vec<(String, u64, i64, Vec<u8>)>, i64) {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.dir).unwrap().flatten() {
+            let meta = e.path().symlink_metadata().unwrap();
+            use std::os::unix::fs::MetadataExt;
+            let data = if meta.is_file() {
+                fs::read(e.path()).unwrap()
+            } else {
+                Vec::new()
+            };
+            out.push((
+                e.file_name().to_string_lossy().into_owned(),
+                meta.ino(),
+                meta.mtime_nsec() + meta.mtime() * 1_000_000_000,
+                data,
+            ));
+        }
+        out.sort();
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(&self.dir).unwrap();
+        (out, m.mtime_nsec() + m.mtime() * 1_000_000_000)
+    }
+
+    pub fn assert_untouched(&self) {
+        let (now, mtime) = self.take();
+        assert_eq!(
+            now,
+            self.snapshot,
+            "the host canary {} changed",
+            self.dir.display()
+        );
+        assert_eq!(
+            mtime, self.dir_mtime,
+            "the host canary directory was written"
+        );
+        let sub: Vec<_> = fs::read_dir(self.dir.join("sub")).unwrap().collect();
+        assert!(sub.is_empty(), "something was created in the host canary");
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !mountinfo.contains(&*self.dir.to_string_lossy()),
+            "a mount on the host canary:\n{mountinfo}"
+        );
+    }
+}
+
+/// A private copy of the busybox rootfs under the test's directory.
+pub fn private_rootfs(env: &Env) -> PathBuf {
+    let dst = env
+        .tmp
+        .join(format!("rootfs-{}", COUNTER.fetch_add(1, Ordering::SeqCst)));
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(rootfs())
+        .arg(&dst)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp -a rootfs");
+    dst
+}
+
 /// Pids whose /proc/PID/cgroup names `cgroup_path` (or below it).
 pub fn procs_in_cgroup(cgroup_path: &str) -> Vec<i32> {
     let mut out = Vec::new();

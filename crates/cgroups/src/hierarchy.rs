@@ -59,26 +59,6 @@ impl Hierarchy {
     }
 }
 
-/// Undo mountinfo's octal escapes (\040 for space etc.).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let oct = std::str::from_utf8(&b[i + 1..i + 4]).ok();
-            if let Some(v) = oct.and_then(|o| u8::from_str_radix(o, 8).ok()) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// cgroup v1 super options that are not controller names.
 const NOT_CONTROLLERS: &[&str] = &[
     "rw",
@@ -95,23 +75,15 @@ const NOT_CONTROLLERS: &[&str] = &[
 pub(crate) fn from_mountinfo(text: &str, mode: Mode) -> std::result::Result<Hierarchy, String> {
     let mut v1: BTreeMap<String, Mount> = BTreeMap::new();
     let mut v2: Option<Mount> = None;
-    for line in text.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        if pre.len() < 5 || post.len() < 3 {
-            continue;
-        }
+    for entry in crate::mountinfo::parse(text) {
         let mount = Mount {
-            root: PathBuf::from(unescape(pre[3])),
-            mountpoint: PathBuf::from(unescape(pre[4])),
+            root: entry.root,
+            mountpoint: entry.mount_point,
         };
-        match post[0] {
+        match entry.fs_type.as_str() {
             "cgroup2" if v2.is_none() => v2 = Some(mount),
             "cgroup" => {
-                for opt in post[2].split(',') {
+                for opt in entry.super_options.split(',') {
                     if NOT_CONTROLLERS.contains(&opt) || opt.contains('=') {
                         continue; // name=systemd, release_agent=... are not subsystems
                     }

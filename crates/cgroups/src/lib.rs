@@ -14,6 +14,7 @@ mod error;
 pub mod events;
 mod fs;
 mod hierarchy;
+pub mod mountinfo;
 mod path;
 mod resources;
 mod stats;

@@ -130,6 +130,17 @@ impl CgroupPath {
         })
     }
 
+    /// Whether this is the root of a hierarchy (in every hierarchy it names).
+    pub fn is_root(&self) -> bool {
+        let root = |p: &Path| p == Path::new("/") || p.as_os_str().is_empty();
+        match &self.kind {
+            Kind::Static(p) => root(p),
+            Kind::PerController { v1, v2 } => {
+                v1.values().all(|p| root(p)) && v2.iter().all(|p| root(p))
+            }
+        }
+    }
+
     /// The path shown to users.
     pub(crate) fn shown(&self) -> &Path {
         &self.shown
@@ -184,6 +195,9 @@ mod tests {
         assert_eq!(p.shown(), Path::new("/rt/abc"));
         assert_eq!(p.for_controller("memory"), Path::new("/rt/abc"));
         assert!(CgroupPath::static_path("/a/../b").validate().is_err());
+        assert!(CgroupPath::static_path("/").is_root());
+        assert!(CgroupPath::static_path("").is_root());
+        assert!(!p.is_root());
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub struct Bundle {
     /// Absolute path of the bundle directory.
     pub dir: PathBuf,
     pub spec: Spec,
+    /// config.json as read (rt create keeps a copy for rt exec).
+    pub raw: Vec<u8>,
     /// Absolute path of the root filesystem.
     pub rootfs: PathBuf,
 }
@@ -33,7 +35,12 @@ impl Bundle {
         let spec: Spec = serde_json::from_slice(data)
             .with_context(|| format!("{}: invalid config", config.display()))?;
         let rootfs = validate(&spec, &dir).with_context(|| format!("{}", config.display()))?;
-        Ok(Bundle { dir, spec, rootfs })
+        Ok(Bundle {
+            dir,
+            spec,
+            raw: data.to_vec(),
+            rootfs,
+        })
     }
 
     pub fn namespaces(&self) -> &[oci_spec::runtime::LinuxNamespace] {
@@ -199,13 +206,10 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
     }
     if let Some(sysctl) = linux.sysctl() {
         for key in sysctl.keys() {
-            if key.is_empty()
-                || key.contains("..")
-                || key.starts_with('/')
-                || key.contains('/') && key.contains('.')
-            {
+            if key.is_empty() || key.contains("..") || key.starts_with('/') {
                 bail!("linux.sysctl {key:?}: not a valid sysctl name");
             }
+            check_sysctl_namespaced(linux, key)?;
         }
     }
     // linux.seccomp is checked when it is compiled (crate::seccomp::compile), in `create`.
@@ -237,6 +241,66 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     Ok(rootfs)
+}
+
+/// IPC sysctls of runc's validator (the ipc namespace has them, plus fs.mqueue.*).
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// A sysctl is written only when it belongs to a namespace that is the container's own (a
+/// new one, or one joined by path that is not rt's): anything else would change the host's
+/// kernel (`vm.*`, `kernel.core_pattern`, the host's `net.*`). runc's validator.
+fn check_sysctl_namespaced(linux: &oci_spec::runtime::Linux, key: &str) -> anyhow::Result<()> {
+    // "net/ipv4/ip_forward" is the same key as "net.ipv4.ip_forward".
+    let dotted = key.replace('/', ".");
+    let needs = if IPC_SYSCTLS.contains(&dotted.as_str()) || dotted.starts_with("fs.mqueue.") {
+        (LinuxNamespaceType::Ipc, "ipc")
+    } else if dotted.starts_with("net.") {
+        (LinuxNamespaceType::Network, "net")
+    } else if dotted == "kernel.hostname" || dotted == "kernel.domainname" {
+        (LinuxNamespaceType::Uts, "uts")
+    } else {
+        bail!(
+            "linux.sysctl {key:?}: not a namespaced sysctl: writing it would change the host's \
+             kernel"
+        );
+    };
+    let (typ, name) = needs;
+    let ns = linux
+        .namespaces()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .find(|ns| ns.typ() == typ);
+    match ns.map(|ns| ns.path()) {
+        None => bail!(
+            "linux.sysctl {key:?}: needs a {name} namespace of the container's own in \
+             linux.namespaces (it would change the host's)"
+        ),
+        Some(None) => Ok(()),
+        Some(Some(path)) => {
+            use std::os::unix::fs::MetadataExt;
+            let theirs = fs::metadata(path)
+                .with_context(|| format!("linux.namespaces: {}", path.display()))?;
+            let ours = fs::metadata(format!("/proc/self/ns/{name}"))
+                .with_context(|| format!("/proc/self/ns/{name}"))?;
+            if (theirs.dev(), theirs.ino()) == (ours.dev(), ours.ino()) {
+                bail!(
+                    "linux.sysctl {key:?}: the {name} namespace joined ({}) is the host's",
+                    path.display()
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Limits the kernel would refuse or misread: -1 means unlimited, anything lower is an error;

@@ -5,7 +5,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -19,18 +19,27 @@ pub fn connect(path: &Path) -> anyhow::Result<OwnedFd> {
     Ok(stream.into())
 }
 
-/// Opens a new pty in the current mount namespace's /dev/ptmx: (master, slave path).
+/// Opens a new pty through the container's /dev/ptmx (resolved inside the root, checked to
+/// be the pty multiplexer, char 5:2): (master, slave name).
 pub fn open_pty() -> anyhow::Result<(OwnedFd, String)> {
-    // SAFETY: open/unlockpt/ptsname_r with valid arguments; the fd is owned on success.
+    let root = pathrs::Root::open("/").context("process.terminal: open /")?;
+    let master = root
+        .open_subpath(
+            "/dev/ptmx",
+            pathrs::flags::OpenFlags::O_RDWR
+                | pathrs::flags::OpenFlags::O_NOCTTY
+                | pathrs::flags::OpenFlags::O_CLOEXEC,
+        )
+        .context("process.terminal: open /dev/ptmx")?;
+    let master = OwnedFd::from(master);
+    let st = nix::sys::stat::fstat(master.as_raw_fd()).context("process.terminal: stat ptmx")?;
+    let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    if !is_char || (libc::major(st.st_rdev), libc::minor(st.st_rdev)) != (5, 2) {
+        bail!("process.terminal: /dev/ptmx in the container is not the pty multiplexer (char 5:2)");
+    }
+    // SAFETY: unlockpt/ptsname_r on the master we own, with a local buffer.
     unsafe {
-        let fd = libc::open(
-            c"/dev/ptmx".as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        );
-        if fd < 0 {
-            return Err(io::Error::last_os_error()).context("process.terminal: open /dev/ptmx");
-        }
-        let master = OwnedFd::from_raw_fd(fd);
+        let fd = master.as_raw_fd();
         if libc::unlockpt(fd) != 0 {
             return Err(io::Error::last_os_error()).context("process.terminal: unlockpt");
         }
@@ -41,6 +50,23 @@ pub fn open_pty() -> anyhow::Result<(OwnedFd, String)> {
         let name = CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned();
         Ok((master, name))
     }
+}
+
+/// The slave of a pty master, from the master itself (TIOCGPTPEER): no path to follow.
+pub fn open_peer(master: BorrowedFd<'_>) -> anyhow::Result<OwnedFd> {
+    // SAFETY: TIOCGPTPEER returns a new fd (or -1) for the master we hold.
+    let fd = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error()).context("process.terminal: open the pty slave");
+    }
+    // SAFETY: a fresh fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Sets a terminal's size.
@@ -59,14 +85,10 @@ pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> anyhow::Result<()> {
 }
 
 /// Makes the pty slave the calling process's controlling terminal and its stdio.
-pub fn attach_slave(name: &str, uid: u32, gid: u32) -> anyhow::Result<()> {
-    let path = std::ffi::CString::new(name).context("pty name")?;
+pub fn attach_slave(slave: OwnedFd, name: &str, uid: u32, gid: u32) -> anyhow::Result<()> {
+    let fd = slave.as_raw_fd();
     // SAFETY: plain syscalls on fds we own.
     unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
-        if fd < 0 {
-            return Err(io::Error::last_os_error()).with_context(|| format!("open {name}"));
-        }
         // The process's user must be able to use its terminal.
         if libc::fchown(fd, uid, gid) != 0 {
             return Err(io::Error::last_os_error()).with_context(|| format!("chown {name}"));
@@ -78,9 +100,6 @@ pub fn attach_slave(name: &str, uid: u32, gid: u32) -> anyhow::Result<()> {
             if libc::dup2(fd, target) < 0 {
                 return Err(io::Error::last_os_error()).context("dup2 the pty slave");
             }
-        }
-        if fd > 2 {
-            libc::close(fd);
         }
     }
     Ok(())

@@ -14,4 +14,5 @@ mod time;
 
 mod init {
     pub mod lsm;
+    pub mod procfs;
 }

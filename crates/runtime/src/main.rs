@@ -11,6 +11,7 @@ mod init;
 mod logging;
 mod monitor;
 mod output;
+mod sealed;
 mod seccomp;
 mod signal;
 mod state;

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub const STATE_FILE: &str = "state.json";
+/// The container's config.json as `rt create` read it (what `rt exec` builds on).
+pub const CONFIG_COPY: &str = "config.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 /// The container's cgroup path, written by `rt create` before it makes the cgroup, so that
 /// `rt delete --force` finds the cgroup when state.json was never written or is corrupt.
@@ -45,6 +47,22 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// 64 random bits (getrandom), for names nobody can predict.
+pub fn random_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: getrandom fills the local buffer of its length.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n != buf.len() as isize {
+        // Not reached on Linux >= 3.17; still unpredictable enough for a temp name.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        return t ^ u64::from(std::process::id()).rotate_left(32);
+    }
+    u64::from_ne_bytes(buf)
 }
 
 /// Checks a container ID: `[A-Za-z0-9][A-Za-z0-9_.+-]*`, at most 1024 characters.
@@ -104,16 +122,18 @@ impl Store {
         }
     }
 
-    /// Creates the directory of a new container exclusively and locks it.
+    /// Creates the directory of a new container exclusively and locks it. The root and
+    /// every container directory are 0700: only rt's own user reaches state files and
+    /// exec fifos.
     pub fn create(&self, id: &str) -> Result<ContainerDir> {
         validate_id(id)?;
         fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o711)
+            .mode(0o700)
             .create(&self.root)
             .map_err(io_err(&self.root))?;
         let path = self.root.join(id);
-        match fs::DirBuilder::new().mode(0o711).create(&path) {
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(StoreError::Exists(id.to_string()))
@@ -173,7 +193,8 @@ impl Store {
 pub struct ContainerDir {
     id: String,
     path: PathBuf,
-    lock: File,
+    /// Held for its flock; released when dropped.
+    _lock: File,
 }
 
 impl ContainerDir {
@@ -200,18 +221,13 @@ impl ContainerDir {
         Ok(ContainerDir {
             id: id.to_string(),
             path,
-            lock,
+            _lock: lock,
         })
     }
 
     #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The fd of the lock, which a forked child must close so the lock ends with rt.
-    pub fn lock_fd(&self) -> i32 {
-        self.lock.as_raw_fd()
     }
 
     pub fn fifo_path(&self) -> PathBuf {
@@ -246,20 +262,40 @@ impl ContainerDir {
     /// Writes state.json atomically (temp file, fsync-free rename: the store is on tmpfs).
     pub fn save(&self, state: &State) -> Result<()> {
         let path = self.path.join(STATE_FILE);
-        let tmp = self.path.join(".state.json.tmp");
         let data = serde_json::to_vec(state).map_err(|source| StoreError::Corrupt {
             path: path.clone(),
             source,
         })?;
+        self.write_atomic(STATE_FILE, &data)
+    }
+
+    /// Writes `name` in the container's directory: a private temp file (0600, created
+    /// exclusively, no symlink followed), renamed into place.
+    fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
+        let path = self.path.join(name);
+        let tmp = self.path.join(format!(".{name}.tmp"));
+        let _ = fs::remove_file(&tmp);
         let mut file = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .mode(0o600)
             .open(&tmp)
             .map_err(io_err(&tmp))?;
-        file.write_all(&data).map_err(io_err(&tmp))?;
+        file.write_all(data).map_err(io_err(&tmp))?;
         fs::rename(&tmp, &path).map_err(io_err(&path))
+    }
+
+    /// Keeps the container's config.json as created (see [`CONFIG_COPY`]).
+    pub fn save_config(&self, data: &[u8]) -> Result<()> {
+        self.write_atomic(CONFIG_COPY, data)
+    }
+
+    /// The config saved by [`ContainerDir::save_config`]: (its path, its bytes).
+    pub fn load_config(&self) -> Result<(PathBuf, Vec<u8>)> {
+        let path = self.path.join(CONFIG_COPY);
+        let data = fs::read(&path).map_err(io_err(&path))?;
+        Ok((path, data))
     }
 
     /// Removes the container's directory and everything in it.

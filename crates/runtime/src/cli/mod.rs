@@ -21,6 +21,7 @@ mod update;
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::logging::{self, LogFormat};
@@ -127,7 +128,22 @@ impl Cli {
 
 /// Runs the chosen subcommand and returns the process exit status.
 pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    // The commands that fork into a container: the fds they pass on are held before rt
+    // opens any of its own (its log first), and they run from a sealed copy of rt.
+    let preserved = match &cli.command {
+        Command::Create(args) => Some(args.preserve_fds),
+        Command::Run(args) => Some(args.create.preserve_fds),
+        Command::Exec(args) => Some(args.preserve_fds),
+        _ => None,
+    };
+    if let Some(n) = preserved {
+        let n = n.saturating_add(crate::container::socket_activation_fds());
+        crate::init::fds::reserve_preserved(n).context("hold the preserved fds")?;
+    }
     logging::init(cli.log.as_deref(), cli.log_format, cli.debug)?;
+    if preserved.is_some() {
+        crate::sealed::ensure()?;
+    }
     if cli.systemd_cgroup || cli.cgroup_manager == Some(CgroupManager::Systemd) {
         crate::container::systemd_cgroup::enable();
     }

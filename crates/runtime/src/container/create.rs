@@ -3,10 +3,12 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use anyhow::Context;
-use cgroups::{Cgroup, Pid, Resources};
+use anyhow::{bail, Context};
+use cgroups::{Cgroup, CgroupPath, Pid, Recursive, Resources};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxNamespaceType;
 
@@ -32,19 +34,18 @@ pub struct CreateOptions<'a> {
 struct Undo {
     dir: Option<ContainerDir>,
     cgroup: Option<Cgroup>,
+    /// The cgroup existed before this create (an empty one an engine made): it is left as
+    /// it was, only our init is killed.
+    cgroup_existed: bool,
     pid: Option<i32>,
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
         if let Some(pid) = self.pid.take() {
-            // SAFETY: kill and reap our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
+            super::kill_and_reap(pid);
         }
-        if let Some(cg) = self.cgroup.take() {
+        if let Some(cg) = self.cgroup.take().filter(|_| !self.cgroup_existed) {
             let _ = cg.kill();
             if let Err(e) = cg.delete() {
                 logging::warn(&format!("clean up cgroup {}: {e}", cg.path().display()));
@@ -79,6 +80,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     let mut undo = Undo {
         dir: Some(dir),
         cgroup: None,
+        cgroup_existed: false,
         pid: None,
     };
     let mut bundle = Bundle::load(opts.bundle)?;
@@ -93,7 +95,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     // Compiled here (only when set) so `rt create` reports profile errors itself.
     let seccomp = linux
         .and_then(|l| l.seccomp().as_ref())
-        .map(crate::seccomp::compile)
+        .map(|s| crate::seccomp::compile_for(s, spec.process().as_ref()))
         .transpose()
         .with_context(|| {
             let config = bundle.dir.join(crate::bundle::CONFIG_FILE);
@@ -114,6 +116,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     super::device_rules::add_default_rules(&mut resources.devices, devices);
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
     let cg_path = cgroup_path_for(cgroups_path, opts.id)?;
+    let systemd = super::systemd_cgroup::enabled();
+    let existed = if systemd {
+        false
+    } else {
+        check_cgroup_free(&cg_path, cgroups_path)?
+    };
+    undo.cgroup_existed = existed;
     // Recorded before the cgroup exists (when its path is known without making it), so a
     // create killed at any point leaves `rt delete --force` a way to it.
     let dir = undo.dir.as_ref().context("state directory")?;
@@ -127,7 +136,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         dir.save_cgroup_marker(marker)?;
     }
     // Rootless: None when the user cannot have a cgroup (see container/rootless.rs).
-    let cgroup = if super::systemd_cgroup::enabled() {
+    let cgroup = if systemd {
         Some(super::systemd_cgroup::new_cgroup(
             cgroups_path,
             opts.id,
@@ -151,12 +160,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     crash_point(&crash_at, "cgroup");
 
     let dir = undo.dir.as_ref().context("state directory")?;
-    let fifo = dir.fifo_path();
-    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
-        .with_context(|| format!("mkfifo {}", fifo.display()))?;
-    // Not subject to the umask: a container init mapped to another uid must open it.
-    fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
-        .with_context(|| format!("chmod {}", fifo.display()))?;
+    // The container's config as created: `rt exec` takes its process, seccomp profile and
+    // labels from this copy, never from a config.json edited since.
+    dir.save_config(&bundle.raw)?;
+    let fifo = make_exec_fifo(dir, spec)?;
 
     // A thread moving itself into a v1 cgroup is much faster than rt moving it (see
     // Cgroup::add_self); only in a user namespace must rt do it.
@@ -165,8 +172,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         id: opts.id,
         spec,
         rootfs: &bundle.rootfs,
-        fifo: &fifo,
-        lock_fd: dir.lock_fd(),
+        fifo: fifo.as_raw_fd(),
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         // Socket-activation fds first (3..), then the --preserve-fds ones, as runc.
@@ -176,6 +182,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         bundle: &bundle.dir,
         seccomp: seccomp.as_ref(),
         self_attach: cgroup.filter(|_| !in_userns),
+        apparmor: crate::init::lsm::apparmor_enabled(),
         runtime_hooks: [hooks::Kind::Prestart, hooks::Kind::CreateRuntime]
             .iter()
             .any(|k| !hooks::of_kind(spec.hooks().as_ref(), *k).is_empty()),
@@ -268,19 +275,109 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     Ok(Container { dir, state })
 }
 
-/// Writes the pid atomically (temp file + rename), as runc: engines poll this file.
+/// Writes the pid atomically, as runc (engines poll this file): a new temp file with a
+/// random name in the same directory, created exclusively and without following a symlink
+/// (a name planted there is never written through), then renamed over the target.
 pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
     let what = || format!("--pid-file {}", path.display());
     let name = path.file_name().with_context(what)?;
-    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    let mut f = fs::File::create(&tmp).with_context(what)?;
-    f.write_all(pid.to_string().as_bytes()).with_context(what)?;
-    fs::rename(&tmp, path).with_context(what)
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{:016x}.tmp",
+        name.to_string_lossy(),
+        crate::state::random_u64()
+    ));
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .mode(0o644)
+        .open(&tmp)
+        .with_context(what)?;
+    let written = f
+        .write_all(pid.to_string().as_bytes())
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.with_context(what)
+}
+
+/// A cgroupsPath that is a hierarchy's root, or a cgroup that already holds processes
+/// (another container's, or rt's own for a relative path of "."), is refused: a failed
+/// create would kill them, and a container would share them. Returns whether the cgroup
+/// exists already (an empty one an engine made is used, and left as it was on failure).
+fn check_cgroup_free(path: &CgroupPath, given: Option<&Path>) -> anyhow::Result<bool> {
+    let shown = || {
+        given
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(default)".into())
+    };
+    if path.is_root() {
+        bail!(
+            "linux.cgroupsPath {:?}: the root of a cgroup hierarchy cannot be a container's cgroup",
+            shown()
+        );
+    }
+    let Ok(existing) = Cgroup::load(path.clone()) else {
+        return Ok(false);
+    };
+    let procs = existing.processes(Recursive::Yes).unwrap_or_default();
+    if !procs.is_empty() {
+        let pids: Vec<String> = procs.iter().take(5).map(|p| p.to_string()).collect();
+        bail!(
+            "linux.cgroupsPath {:?}: cgroup {} already holds processes ({}): another \
+             container's cgroup cannot be reused",
+            shown(),
+            existing.path().display(),
+            pids.join(" ")
+        );
+    }
+    Ok(true)
+}
+
+/// The exec fifo, mode 0600 and owned by the container process's user (as seen on the
+/// host), so that the init can open it once it runs as that user and nobody else can;
+/// returned as an O_PATH fd the init reopens.
+fn make_exec_fifo(dir: &ContainerDir, spec: &oci_spec::runtime::Spec) -> anyhow::Result<OwnedFd> {
+    let fifo = dir.fifo_path();
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600))
+        .with_context(|| format!("mkfifo {}", fifo.display()))?;
+    let (uid, gid) = super::host_ids_of_process_user(spec)?;
+    if (uid, gid)
+        != (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    {
+        if let Err(e) = nix::unistd::chown(
+            &fifo,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+        ) {
+            if !super::rootless() {
+                return Err(e).with_context(|| format!("chown {}", fifo.display()));
+            }
+            // Rootless, mapped to a subordinate id: the state root is private to the user
+            // (0700), so others still cannot reach the fifo.
+            fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+                .with_context(|| format!("chmod {}", fifo.display()))?;
+        }
+    }
+    let fd = fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(&fifo)
+        .with_context(|| format!("open {}", fifo.display()))?;
+    Ok(fd.into())
 }
 
 /// How many fds systemd socket activation handed to rt: `LISTEN_FDS` when `LISTEN_PID` is
 /// rt's pid (sd_listen_fds' rule), else 0.
-fn socket_activation_fds() -> u32 {
+pub fn socket_activation_fds() -> u32 {
     let pid_matches = std::env::var("LISTEN_PID")
         .ok()
         .and_then(|p| p.parse::<u32>().ok())

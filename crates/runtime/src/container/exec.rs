@@ -1,7 +1,6 @@
 //! `exec`: run another process in a running container (its namespaces, cgroup, user,
 //! capabilities and limits), in the foreground (its exit status is returned) or detached.
 
-use std::fs;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -22,17 +21,17 @@ pub struct ExecOptions<'a> {
     pub console_socket: Option<std::os::fd::RawFd>,
 }
 
-/// The container's config.json, read again from its bundle.
-fn bundle_spec(container: &Container) -> anyhow::Result<(std::path::PathBuf, Spec)> {
-    let config = container.state.bundle.join(crate::bundle::CONFIG_FILE);
-    let data = fs::read(&config).with_context(|| config.display().to_string())?;
+/// The container's config as `rt create` saved it in the state directory (never the
+/// bundle's config.json, which may have been edited since).
+fn created_spec(container: &Container) -> anyhow::Result<(std::path::PathBuf, Spec)> {
+    let (config, data) = container.dir.load_config()?;
     let spec: Spec = serde_json::from_slice(&data)
         .with_context(|| format!("{}: invalid config", config.display()))?;
     Ok((config, spec))
 }
 
-/// Runs the process `build` makes from the container's spec (read once from its bundle: the
-/// base for env, cwd, user, capabilities..., and its seccomp profile). Returns the exit
+/// Runs the process `build` makes from the container's spec as created (the base for env,
+/// cwd, user, capabilities..., and its seccomp profile, always applied). Returns the exit
 /// status of a foreground process, 0 once a detached one has started.
 pub fn exec(
     store: &Store,
@@ -41,7 +40,7 @@ pub fn exec(
     build: impl FnOnce(&Spec) -> anyhow::Result<Process>,
 ) -> anyhow::Result<i32> {
     let container = Container::load(store, id)?;
-    let (config, spec) = bundle_spec(&container)?;
+    let (config, spec) = created_spec(&container)?;
     let process = build(&spec)?;
     match container.status() {
         Status::Running | Status::Created => {}
@@ -76,25 +75,22 @@ pub fn exec(
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
-        .map(crate::seccomp::compile)
+        .map(|s| crate::seccomp::compile_for(s, Some(&process)))
         .transpose()
         .with_context(|| config.display().to_string())?;
     let child = spawn(&ExecConfig {
         init_pid: container.state.pid,
         process: &process,
         preserve_fds: opts.preserve_fds,
-        lock_fd: container.dir.lock_fd(),
         console_socket,
         cgroup: cgroup.as_ref(),
         seccomp: seccomp.as_ref(),
+        spec: &spec,
+        apparmor: crate::init::lsm::apparmor_enabled(),
     })?;
     let started = child.go_and_wait_exec();
     if let Err(e) = started {
-        // SAFETY: kill and reap our own child.
-        unsafe {
-            libc::kill(child.pid, libc::SIGKILL);
-            libc::waitpid(child.pid, std::ptr::null_mut(), 0);
-        }
+        super::kill_and_reap(child.pid);
         return Err(e);
     }
     if let Some(pid_file) = opts.pid_file {

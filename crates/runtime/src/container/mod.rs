@@ -20,17 +20,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use cgroups::{Cgroup, CgroupPath, FreezerState};
 use serde::Serialize;
 
 use crate::state::{ContainerDir, State, Store};
 
-pub use create::{create, write_pid_file, CreateOptions};
+pub use create::{create, socket_activation_fds, write_pid_file, CreateOptions, CRASH_AT_ENV};
 pub use delete::delete;
 pub use events::{cgroup_stats, oom_killed, oom_kills, processes, stats, watch, Event};
 pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use pause::{pause, resume};
+pub use proc::stat as proc_stat;
 pub use start::start;
 pub use update::update;
 pub use wait::run_foreground;
@@ -157,6 +159,42 @@ impl Container {
             oom_killed: events::oom_killed(self, status),
         }
     }
+}
+
+/// SIGKILL our own child and reap it (a child that is already gone is fine).
+pub fn kill_and_reap(pid: i32) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
+}
+
+/// The host uid and gid the container's process runs as: `process.user`, mapped through
+/// the spec's uid/gid mappings when the container has a user namespace of its own.
+pub fn host_ids_of_process_user(spec: &oci_spec::runtime::Spec) -> anyhow::Result<(u32, u32)> {
+    let user = spec
+        .process()
+        .as_ref()
+        .map(|p| (p.user().uid(), p.user().gid()))
+        .unwrap_or((0, 0));
+    if !crate::bundle::new_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User) {
+        return Ok(user);
+    }
+    let linux = spec.linux().as_ref();
+    let map = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>, id: u32, field: &str| {
+        maps.into_iter()
+            .flatten()
+            .find_map(|m| {
+                let off = id.checked_sub(m.container_id())?;
+                (off < m.size()).then(|| m.host_id() + off)
+            })
+            .with_context(|| {
+                format!("linux.{field}Mappings: container {field} {id} must be mapped (process.user.{field})")
+            })
+    };
+    Ok((
+        map(linux.and_then(|l| l.uid_mappings().as_ref()), user.0, "uid")?,
+        map(linux.and_then(|l| l.gid_mappings().as_ref()), user.1, "gid")?,
+    ))
 }
 
 /// Whether rt runs unprivileged (euid != 0): rootless containers.

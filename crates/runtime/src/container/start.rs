@@ -1,4 +1,7 @@
-//! `start`: open the exec fifo for reading so the blocked init goes on and execs.
+//! `start`: open the exec fifo for reading so the blocked init goes on, and read the fifo to
+//! its end: the init writes `E<message>` there if a startContainer hook, its seccomp filter
+//! or its execve fails; a successful execve closes the init's end (close-on-exec), and the
+//! reader sees end-of-file. So `rt start` exits 0 only once the container's process runs.
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -8,6 +11,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use anyhow::{bail, Context};
 
 use super::{Container, Status};
+use crate::init::child;
 
 /// How long one poll waits before checking that the init is still alive.
 const POLL_MS: i32 = 100;
@@ -27,6 +31,7 @@ pub fn start(container: &Container) -> anyhow::Result<()> {
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(&fifo_path)
         .with_context(|| format!("open {}", fifo_path.display()))?;
+    let mut message = Vec::new();
     loop {
         let mut pfd = libc::pollfd {
             fd: fifo.as_raw_fd(),
@@ -43,29 +48,44 @@ pub fn start(container: &Container) -> anyhow::Result<()> {
             return Err(err).context("poll the exec fifo");
         }
         if n > 0 {
-            // `0`, or `E<message>` when a startContainer hook failed (one atomic write).
+            // Data, or the init's end closed (POLLHUP): read to the end.
             let mut buf = [0u8; 4096];
             match fifo.read(&mut buf) {
-                Ok(n) if n > 0 && buf[0] == b'0' => break,
-                Ok(n) if n > 0 => bail!(
-                    "container {}: {}",
-                    container.id(),
-                    String::from_utf8_lossy(buf[..n].strip_prefix(b"E").unwrap_or(&buf[..n]))
-                ),
-                Ok(_) => bail!(
-                    "container {}: its init closed the exec fifo without starting",
-                    container.id()
-                ),
+                Ok(0) => break,
+                Ok(n) => message.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e).context("read the exec fifo"),
             }
+            continue;
         }
+        // The init never opened its end: it is still on its way there, or dead.
         if !container.init_alive() {
-            bail!(
-                "container {}: its init exited before it was started",
-                container.id()
-            );
+            if message.is_empty() {
+                bail!(
+                    "container {}: its init exited before it was started",
+                    container.id()
+                );
+            }
+            break;
         }
+    }
+    if let Some(text) = message.strip_prefix(b"E") {
+        bail!(
+            "container {}: {}",
+            container.id(),
+            String::from_utf8_lossy(text)
+        );
+    }
+    if !child::exec_outcome(
+        container.state.pid,
+        Some(container.state.pid_start),
+        child::MARKER_INIT,
+    ) {
+        bail!(
+            "container {}: its init died before it could run its process (no error \
+             reported: killed by a signal, e.g. by its seccomp profile)",
+            container.id()
+        );
     }
     fs::remove_file(&fifo_path).with_context(|| format!("remove {}", fifo_path.display()))?;
     // A failing poststart hook is a warning (runtime-spec); the container keeps running.

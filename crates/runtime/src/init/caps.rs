@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use anyhow::{anyhow, Context};
+use anyhow::{anyhow, bail, Context};
 use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 
@@ -58,18 +58,47 @@ impl CapSets {
     }
 
     /// Sets the effective, permitted and inheritable sets (in the order the kernel accepts:
-    /// effective must stay within permitted), then raises the ambient ones.
-    pub fn apply(&self) -> anyhow::Result<()> {
-        caps::set(None, CapSet::Effective, &self.effective).map_err(|e| {
+    /// effective must stay within permitted), then raises the ambient ones. With
+    /// `keep_sys_admin`, CAP_SYS_ADMIN stays effective and permitted until
+    /// [`Staged::finish`] (a seccomp filter without no_new_privs needs it to be loaded).
+    /// A capability rt itself does not hold (not in this host's bounding set, say) is an
+    /// error naming it.
+    pub fn apply_staged(&self, keep_sys_admin: bool) -> anyhow::Result<Staged> {
+        let (mut effective, mut permitted) = (self.effective.clone(), self.permitted.clone());
+        let mut staged = Staged::default();
+        if keep_sys_admin
+            && (!effective.contains(&Capability::CAP_SYS_ADMIN)
+                || !permitted.contains(&Capability::CAP_SYS_ADMIN))
+        {
+            effective.insert(Capability::CAP_SYS_ADMIN);
+            permitted.insert(Capability::CAP_SYS_ADMIN);
+            staged.finally = Some((self.effective.clone(), self.permitted.clone()));
+        }
+        let held = caps::read(None, CapSet::Permitted).unwrap_or_default();
+        for (field, set) in [
+            ("effective", &self.effective),
+            ("permitted", &self.permitted),
+        ] {
+            let mut missing: Vec<String> = set.difference(&held).map(|c| c.to_string()).collect();
+            if !missing.is_empty() {
+                missing.sort();
+                bail!(
+                    "process.capabilities.{field}: {} cannot be granted: rt does not hold it \
+                     (not in this host's bounding set?)",
+                    missing.join(", ")
+                );
+            }
+        }
+        caps::set(None, CapSet::Effective, &effective).map_err(|e| {
             anyhow!(
                 "process.capabilities.effective {:?}: {e}",
-                names(&self.effective)
+                names(&effective)
             )
         })?;
-        caps::set(None, CapSet::Permitted, &self.permitted).map_err(|e| {
+        caps::set(None, CapSet::Permitted, &permitted).map_err(|e| {
             anyhow!(
                 "process.capabilities.permitted {:?}: {e}",
-                names(&self.permitted)
+                names(&permitted)
             )
         })?;
         caps::set(None, CapSet::Inheritable, &self.inheritable).map_err(|e| {
@@ -82,6 +111,26 @@ impl CapSets {
         // be raised; that is not an error.
         for cap in &self.ambient {
             let _ = caps::raise(None, CapSet::Ambient, *cap);
+        }
+        Ok(staged)
+    }
+}
+
+/// Capabilities still to drop after the seccomp filter is loaded (only without
+/// no_new_privs, and only CAP_SYS_ADMIN): dropping cannot fail but for a profile that
+/// denies capset(2), which rt's compiled filters never do (see seccomp::compile).
+#[derive(Debug, Default)]
+pub struct Staged {
+    finally: Option<(CapsHashSet, CapsHashSet)>,
+}
+
+impl Staged {
+    pub fn finish(self) -> anyhow::Result<()> {
+        if let Some((effective, permitted)) = self.finally {
+            caps::set(None, CapSet::Effective, &effective)
+                .map_err(|e| anyhow!("drop CAP_SYS_ADMIN after loading the seccomp filter: {e}"))?;
+            caps::set(None, CapSet::Permitted, &permitted)
+                .map_err(|e| anyhow!("drop CAP_SYS_ADMIN after loading the seccomp filter: {e}"))?;
         }
         Ok(())
     }

@@ -3,16 +3,19 @@
 //! v1: a tmpfs with one bind mount per hierarchy (`/sys/fs/cgroup/memory` shows the
 //! container's memory cgroup), plus symlinks for comounted controllers (`cpu` ->
 //! `cpu,cpuacct`). v2: a fresh cgroup2 mount (its root is the cgroup namespace's root)
-//! or, without a cgroup namespace, a bind mount of the container's directory.
+//! or, without a cgroup namespace, a bind mount of the container's directory. Every
+//! mountpoint is made and reached through file descriptors.
 
-use std::fs;
-use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
 
 use anyhow::Context;
-use nix::mount::{mount, MsFlags};
+use rustix::fs::{Mode, OFlags};
+use rustix::mount::MountAttrFlags as A;
 
-use super::mounts::{create_mountpoint, remount, MountOptions};
+use super::mount_api::{mount_setattr, Detached, FsOption, MountAttr};
+use super::mount_options::MountOptions;
 
 /// Where the container's cgroup lives on the host, for `cgroup` mounts.
 #[derive(Debug, Default, Clone)]
@@ -24,89 +27,100 @@ pub struct CgroupSources {
     pub dirs: Vec<(String, PathBuf)>,
 }
 
+fn io(e: rustix::io::Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+/// Mounts the container's cgroup(s) on `target`, a directory.
 pub fn mount_cgroup(
-    dest: &Path,
+    target: BorrowedFd<'_>,
     opts: &MountOptions,
     sources: &CgroupSources,
 ) -> anyhow::Result<()> {
-    create_mountpoint(dest, false)?;
-    let flags = opts.flags
-        & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME);
-    let ro = opts.flags.contains(MsFlags::MS_RDONLY);
+    let flags = opts.attr.set
+        & (A::MOUNT_ATTR_NOSUID
+            | A::MOUNT_ATTR_NODEV
+            | A::MOUNT_ATTR_NOEXEC
+            | A::MOUNT_ATTR__ATIME);
+    let ro = opts.read_only();
+    let with_ro = if ro {
+        flags | A::MOUNT_ATTR_RDONLY
+    } else {
+        flags
+    };
     if let [(name, dir)] = sources.dirs.as_slice() {
         if name.is_empty() {
-            return mount_unified(dest, dir, flags, ro, sources.private_ns);
+            // In a private cgroup namespace a fresh mount shows the namespace root; otherwise
+            // (or when the kernel refuses), bind the container's own directory.
+            if sources.private_ns {
+                if let Ok(mnt) = Detached::new_fs("cgroup2", Some("cgroup2"), &[], with_ro) {
+                    mnt.attach(target).context("attach cgroup2")?;
+                    return Ok(());
+                }
+            }
+            let mnt = Detached::bind_path(dir, false)
+                .with_context(|| format!("bind {}", dir.display()))?;
+            mnt.set_attr(
+                false,
+                &MountAttr {
+                    set: with_ro,
+                    ..Default::default()
+                },
+            )?;
+            mnt.attach(target).context("attach the cgroup bind")?;
+            return Ok(());
         }
     }
-    mount(Some("tmpfs"), dest, Some("tmpfs"), flags, Some("mode=755"))
-        .context("mount tmpfs for cgroup hierarchies")?;
+    let tmpfs = Detached::new_fs(
+        "tmpfs",
+        Some("tmpfs"),
+        &[FsOption::Value("mode".into(), "755".into())],
+        flags,
+    )
+    .context("mount tmpfs for cgroup hierarchies")?;
+    let top = tmpfs.attach(target).context("attach the cgroup tmpfs")?;
     for (name, dir) in &sources.dirs {
         if name.is_empty() {
             continue;
         }
-        let target = dest.join(name);
-        fs::create_dir_all(&target).with_context(|| format!("mkdir {}", target.display()))?;
-        mount(
-            Some(dir),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
+        let cname = CString::new(name.as_str()).context("hierarchy name")?;
+        rustix::fs::mkdirat(&top, &*cname, Mode::from_raw_mode(0o755))
+            .map_err(io)
+            .with_context(|| format!("mkdir {name}"))?;
+        let sub = rustix::fs::openat(
+            &top,
+            &*cname,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
         )
-        .with_context(|| format!("bind {} on {}", dir.display(), target.display()))?;
-        let mut bind_flags = MsFlags::MS_BIND | flags;
-        if ro {
-            bind_flags |= MsFlags::MS_RDONLY;
-        }
-        remount(&target, bind_flags)?;
+        .map_err(io)?;
+        let mnt =
+            Detached::bind_path(dir, false).with_context(|| format!("bind {}", dir.display()))?;
+        mnt.set_attr(
+            false,
+            &MountAttr {
+                set: with_ro,
+                ..Default::default()
+            },
+        )?;
+        mnt.attach(sub.as_fd())
+            .with_context(|| format!("attach {} on {name}", dir.display()))?;
         if name.contains(',') {
             for part in name.split(',') {
-                let link = dest.join(part);
-                if !link.exists() {
-                    symlink(name, &link).with_context(|| format!("symlink {}", link.display()))?;
+                let link = CString::new(part).context("controller name")?;
+                match rustix::fs::symlinkat(&*cname, &top, &*link) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(io(e)).with_context(|| format!("symlink {part}")),
                 }
             }
         }
     }
     if ro {
-        remount(dest, flags | MsFlags::MS_RDONLY)?;
+        let attr = MountAttr {
+            set: A::MOUNT_ATTR_RDONLY,
+            ..Default::default()
+        };
+        mount_setattr(top.as_fd(), false, &attr).context("make the cgroup tmpfs read-only")?;
     }
     Ok(())
-}
-
-fn mount_unified(
-    dest: &Path,
-    dir: &Path,
-    flags: MsFlags,
-    ro: bool,
-    private_ns: bool,
-) -> anyhow::Result<()> {
-    let ro_flag = if ro {
-        MsFlags::MS_RDONLY
-    } else {
-        MsFlags::empty()
-    };
-    // In a private cgroup namespace a fresh mount shows the namespace root; otherwise
-    // (or when the kernel refuses), bind the container's own directory.
-    if private_ns
-        && mount(
-            Some("cgroup2"),
-            dest,
-            Some("cgroup2"),
-            flags | ro_flag,
-            None::<&str>,
-        )
-        .is_ok()
-    {
-        return Ok(());
-    }
-    mount(
-        Some(dir),
-        dest,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .with_context(|| format!("bind {} on {}", dir.display(), dest.display()))?;
-    remount(dest, MsFlags::MS_BIND | flags | ro_flag)
 }

@@ -1,17 +1,19 @@
 //! Device nodes in the container's /dev: the default set every container gets, the spec's
-//! `linux.devices`, and the standard /dev symlinks.
+//! `linux.devices`, and the standard /dev symlinks. Every node is made relative to its
+//! directory's file descriptor (resolved inside the rootfs), and the node's own name is
+//! never followed: whatever is there (a symlink planted by the rootfs) is replaced.
 
-use std::fs;
-use std::os::unix::fs::symlink;
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-use nix::unistd::{chown, Gid, Uid};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+use pathrs::{Handle, Root};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-use super::mounts::create_mountpoint;
-use super::path::secure_join;
+use super::mount_api::Detached;
 
 /// (path, major, minor): char devices every container gets, mode 0666, as runc.
 const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
@@ -30,131 +32,160 @@ const SYMLINKS: &[(&str, &str)] = &[
     ("/proc/self/fd/2", "/dev/stderr"),
 ];
 
+fn io(e: rustix::io::Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e.raw_os_error())
+}
+
 /// Creates the default devices (unless the spec lists the same path) and the spec's devices.
-pub fn create_devices(rootfs: &Path, devices: &[LinuxDevice], bind: bool) -> anyhow::Result<()> {
-    let old_umask = nix::sys::stat::umask(Mode::empty());
+pub fn create_devices(
+    root: &Root,
+    rootfs: &Path,
+    devices: &[LinuxDevice],
+    bind: bool,
+) -> anyhow::Result<()> {
+    let old_umask = rustix::process::umask(Mode::empty());
     let result = (|| {
         for &(path, major, minor) in DEFAULT_DEVICES {
             if devices.iter().any(|d| d.path() == Path::new(path)) {
                 continue;
             }
-            let dest = node_path(rootfs, Path::new(path))?;
             let node = Node {
-                kind: SFlag::S_IFCHR,
+                kind: FileType::CharacterDevice,
                 major,
                 minor,
                 mode: 0o666,
             };
-            make_node(&dest, Path::new(path), &node, bind)
+            make_node(root, rootfs, Path::new(path), &node, bind)
                 .with_context(|| format!("default device {path}"))?;
         }
         for (i, dev) in devices.iter().enumerate() {
-            create_device(rootfs, dev, bind)
+            create_device(root, rootfs, dev, bind)
                 .with_context(|| format!("linux.devices[{i}] {}", dev.path().display()))?;
         }
         Ok(())
     })();
-    nix::sys::stat::umask(old_umask);
+    rustix::process::umask(old_umask);
     result
 }
 
-fn create_device(rootfs: &Path, dev: &LinuxDevice, bind: bool) -> anyhow::Result<()> {
+fn create_device(root: &Root, rootfs: &Path, dev: &LinuxDevice, bind: bool) -> anyhow::Result<()> {
     let kind = match dev.typ() {
-        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
-        LinuxDeviceType::B => SFlag::S_IFBLK,
-        LinuxDeviceType::P => SFlag::S_IFIFO,
+        LinuxDeviceType::C | LinuxDeviceType::U => FileType::CharacterDevice,
+        LinuxDeviceType::B => FileType::BlockDevice,
+        LinuxDeviceType::P => FileType::Fifo,
         LinuxDeviceType::A => bail!("type \"a\" is not a device node type"),
     };
     if dev.major() < 0 || dev.minor() < 0 {
         bail!("major/minor must not be negative");
     }
-    let dest = node_path(rootfs, dev.path())?;
     let node = Node {
         kind,
         major: dev.major() as u64,
         minor: dev.minor() as u64,
         mode: dev.file_mode().unwrap_or(0o666) & 0o7777,
     };
-    make_node(&dest, dev.path(), &node, bind)?;
+    let (dir, name) = make_node(root, rootfs, dev.path(), &node, bind)?;
     // A bind-mounted host node is the host's: never chown it.
     if !bind && (dev.uid().is_some() || dev.gid().is_some()) {
-        chown(
-            &dest,
-            dev.uid().map(Uid::from_raw),
-            dev.gid().map(Gid::from_raw),
+        rustix::fs::chownat(
+            &dir,
+            &*name,
+            dev.uid().map(rustix::fs::Uid::from_raw),
+            dev.gid().map(rustix::fs::Gid::from_raw),
+            AtFlags::SYMLINK_NOFOLLOW,
         )
+        .map_err(io)
         .context("chown")?;
     }
     Ok(())
 }
 
-/// Where a node (or /dev symlink) at `path` goes: its directory resolved inside the rootfs,
-/// its own name never followed (a symlink there is replaced, not written through).
-fn node_path(rootfs: &Path, path: &Path) -> anyhow::Result<std::path::PathBuf> {
+/// The directory of `path` inside the root (made when missing) and the entry's name.
+fn parent_and_name(root: &Root, rootfs: &Path, path: &Path) -> anyhow::Result<(Handle, CString)> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         bail!("{}: not a file path", path.display());
     };
-    Ok(secure_join(rootfs, parent)?.join(name))
+    let dir = super::mounts::mkdir_all(root, rootfs, parent)?;
+    Ok((dir, CString::new(name.as_bytes()).context("file name")?))
+}
+
+/// Whether `name` exists in `dir` (not following it).
+fn exists(dir: BorrowedFd<'_>, name: &CString) -> bool {
+    rustix::fs::statat(dir, &**name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+}
+
+/// Removes a non-directory entry (a symlink or file planted there); absent is fine.
+fn remove_entry(dir: BorrowedFd<'_>, name: &CString) -> anyhow::Result<()> {
+    match rustix::fs::unlinkat(dir, &**name, AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(io(e)).with_context(|| format!("remove {}", name.to_string_lossy())),
+    }
 }
 
 struct Node {
-    kind: SFlag,
+    kind: FileType,
     major: u64,
     minor: u64,
     mode: u32,
 }
 
-/// Creates the node at `dest`, or with `bind` bind-mounts the host's `host` there.
-fn make_node(dest: &Path, host: &Path, node: &Node, bind: bool) -> anyhow::Result<()> {
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("mkdir {}", parent.display()))?;
-    }
-    // A symlink where the node goes is replaced: a mount or mknod would follow it.
-    if dest
-        .symlink_metadata()
-        .is_ok_and(|m| m.file_type().is_symlink())
-    {
-        fs::remove_file(dest).with_context(|| format!("remove symlink {}", dest.display()))?;
-    }
+/// Creates the node at `path`, or with `bind` bind-mounts the host's node of that path
+/// (without the right to mknod, in a user namespace). Returns its directory and name.
+fn make_node(
+    root: &Root,
+    rootfs: &Path,
+    path: &Path,
+    node: &Node,
+    bind: bool,
+) -> anyhow::Result<(Handle, CString)> {
+    let (dir, name) = parent_and_name(root, rootfs, path)?;
+    remove_entry(dir.as_fd(), &name)?;
     if bind {
-        // Without the right to mknod (user namespaces), bind the host's node.
-        create_mountpoint(dest, true)?;
-        nix::mount::mount(
-            Some(host),
-            dest,
-            None::<&str>,
-            nix::mount::MsFlags::MS_BIND,
-            None::<&str>,
+        let file = rustix::fs::openat(
+            &dir,
+            &*name,
+            OFlags::RDONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
         )
-        .with_context(|| format!("bind {}", host.display()))?;
-        return Ok(());
+        .map_err(io)
+        .with_context(|| format!("create {}", path.display()))?;
+        let mnt = Detached::bind_path(path, false)
+            .with_context(|| format!("bind the host's {}", path.display()))?;
+        mnt.attach(file.as_fd())
+            .with_context(|| format!("bind the host's {}", path.display()))?;
+        return Ok((dir, name));
     }
-    let _ = fs::remove_file(dest);
-    mknod(
-        dest,
+    rustix::fs::mknodat(
+        &dir,
+        &*name,
         node.kind,
-        Mode::from_bits_truncate(node.mode),
-        makedev(node.major, node.minor),
+        Mode::from_raw_mode(node.mode),
+        rustix::fs::makedev(node.major as u32, node.minor as u32),
     )
-    .with_context(|| format!("mknod {}", dest.display()))?;
-    Ok(())
+    .map_err(io)
+    .with_context(|| format!("mknod {}", path.display()))?;
+    Ok((dir, name))
 }
 
 /// /dev/fd, /dev/std{in,out,err}, /dev/ptmx -> pts/ptmx and /dev/core when /proc/kcore is there.
-pub fn create_symlinks(rootfs: &Path) -> anyhow::Result<()> {
+pub fn create_symlinks(root: &Root, rootfs: &Path) -> anyhow::Result<()> {
     let mut links: Vec<(&str, &str)> = SYMLINKS.to_vec();
     if Path::new("/proc/kcore").exists() {
         links.push(("/proc/kcore", "/dev/core"));
     }
     for (target, link) in links {
-        let dest = node_path(rootfs, Path::new(link))?;
-        if dest.symlink_metadata().is_ok() {
+        let (dir, name) = parent_and_name(root, rootfs, Path::new(link))?;
+        if exists(dir.as_fd(), &name) {
             continue;
         }
-        symlink(target, &dest).with_context(|| format!("symlink {link} -> {target}"))?;
+        rustix::fs::symlinkat(target, &dir, &*name)
+            .map_err(io)
+            .with_context(|| format!("symlink {link} -> {target}"))?;
     }
-    let ptmx = node_path(rootfs, Path::new("/dev/ptmx"))?;
-    let _ = fs::remove_file(&ptmx);
-    symlink("pts/ptmx", &ptmx).context("symlink /dev/ptmx -> pts/ptmx")?;
+    let (dir, name) = parent_and_name(root, rootfs, Path::new("/dev/ptmx"))?;
+    remove_entry(dir.as_fd(), &name)?;
+    rustix::fs::symlinkat("pts/ptmx", &dir, &*name)
+        .map_err(io)
+        .context("symlink /dev/ptmx -> pts/ptmx")?;
     Ok(())
 }

@@ -1,12 +1,14 @@
 //! `rt exec`: a new process in a running container. It joins the init's namespaces (the pid
 //! namespace through the parent, before the fork), moves itself into the container's
-//! cgroup, then takes the process spec's rlimits, user, capabilities and no_new_privs, and
-//! execs. Errors before the exec come back over the sync socket; a successful exec closes
-//! the socket (close-on-exec), which is how the parent knows it worked.
+//! cgroup, then takes the process spec's rlimits, cwd (checked to be inside the container),
+//! LSM label, user, capabilities, no_new_privs and the container's seccomp filter, and
+//! execs. Its first steps and its reporting are the init's (child.rs): errors before the
+//! exec come back over the sync socket; a successful exec closes the socket
+//! (close-on-exec), which is how the parent knows it worked.
 
 use std::convert::Infallible;
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use anyhow::{anyhow, bail, Context};
 use nix::sched::CloneFlags;
@@ -14,7 +16,7 @@ use oci_spec::runtime::Process;
 
 use super::caps::CapSets;
 use super::sync::{ChildReport, SyncSocket};
-use super::{clone_process, pass_fds, process, reset_signals};
+use super::{child, fds, process};
 
 /// Namespaces joined, in this order (mount last: it changes the root).
 const NAMESPACES: &[(&str, CloneFlags)] = &[
@@ -32,8 +34,6 @@ pub struct ExecConfig<'a> {
     pub init_pid: i32,
     pub process: &'a Process,
     pub preserve_fds: u32,
-    /// The state lock's fd, closed in the child.
-    pub lock_fd: i32,
     /// A connected socket for the pty master, when `process.terminal` is set.
     pub console_socket: Option<i32>,
     /// The container's cgroup: the process moves itself there before joining anything
@@ -41,6 +41,10 @@ pub struct ExecConfig<'a> {
     pub cgroup: Option<&'a cgroups::Cgroup>,
     /// The container's compiled seccomp profile.
     pub seccomp: Option<&'a crate::seccomp::Program>,
+    /// The container's spec as created (its linux.personality).
+    pub spec: &'a oci_spec::runtime::Spec,
+    /// Whether the host enforces AppArmor (judged before joining the container).
+    pub apparmor: bool,
 }
 
 /// The parent's handle on the exec'd process.
@@ -58,7 +62,11 @@ impl ExecProcess {
             .wait_report()
             .context("wait for the exec process")?
         {
-            ChildReport::Gone => Ok(()),
+            ChildReport::Gone if child::exec_outcome(self.pid, None, child::MARKER_EXEC) => Ok(()),
+            ChildReport::Gone => bail!(
+                "the exec process died before it could run its program (no error reported: \
+                 killed by a signal, e.g. by the container's seccomp profile)"
+            ),
             ChildReport::Failed(msg) => Err(anyhow!(msg)),
             ChildReport::Ready => bail!("unexpected message from the exec process"),
         }
@@ -124,27 +132,24 @@ pub fn spawn(cfg: &ExecConfig) -> anyhow::Result<ExecProcess> {
     }
     let caps = CapSets::from_spec(cfg.process.capabilities().as_ref())?;
     let (parent_sock, child_sock) = SyncSocket::pair().context("socketpair")?;
-    let pid = clone_process(CloneFlags::empty()).context("fork the exec process")?;
+    let mut keep: Vec<i32> = namespaces.iter().map(|(fd, _, _)| fd.as_raw_fd()).collect();
+    keep.extend(cfg.console_socket);
+    let rootless = crate::container::rootless();
+    let pid = child::clone_process(CloneFlags::empty()).context("fork the exec process")?;
     if pid == 0 {
         drop(parent_sock);
-        reset_signals();
-        // SAFETY: closing our copy of the lock fd.
-        unsafe { libc::close(cfg.lock_fd) };
-        if !child_sock.wait_go() {
-            // SAFETY: leave without running the parent's destructors.
-            unsafe { libc::_exit(1) };
-        }
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            setup_and_exec(cfg, &namespaces, &caps)
-        }));
-        let msg = match result {
-            Ok(Err(e)) => format!("{e:#}"),
-            Ok(Ok(never)) => match never {},
-            Err(_) => "exec process panicked".to_string(),
+        let keep = child::Keep {
+            preserved: cfg.preserve_fds,
+            fds: &keep,
         };
-        child_sock.send_error(&msg);
-        // SAFETY: as above.
-        unsafe { libc::_exit(127) };
+        child::run(
+            "exec process",
+            child::MARKER_EXEC,
+            &child_sock,
+            &keep,
+            rootless,
+            || setup_and_exec(cfg, &namespaces, &caps),
+        );
     }
     drop(child_sock);
     Ok(ExecProcess {
@@ -158,6 +163,8 @@ fn setup_and_exec(
     namespaces: &[(OwnedFd, CloneFlags, &str)],
     caps: &CapSets,
 ) -> anyhow::Result<Infallible> {
+    // Made while still privileged (see procfs::prepare).
+    super::procfs::prepare()?;
     // Still in the host's namespaces, as root: a user namespace joined later could not.
     if let Some(cgroup) = cfg.cgroup {
         cgroup
@@ -179,24 +186,23 @@ fn setup_and_exec(
     let args = process.args().as_deref().unwrap_or(&[]);
     let env = process.env().as_deref().unwrap_or(&[]);
     let program = args.first().context("process.args: empty")?;
-    nix::unistd::chdir(process.cwd())
-        .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
     let exe = process::find_executable(program, env)?;
-    caps.apply_bounding()?;
-    // As for the init: without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in
-    // before the capabilities are dropped; else as late as possible.
+    process::enter_cwd(process.cwd())?;
     let no_new_privs = process.no_new_privileges() == Some(true);
-    if let (Some(filter), false) = (cfg.seccomp, no_new_privs) {
+    let staged = super::finish_process(
+        cfg.spec,
+        process,
+        caps,
+        cfg.apparmor,
+        no_new_privs,
+        cfg.seccomp.is_some(),
+    )?;
+    fds::set_cloexec_range(cfg.preserve_fds)?;
+    // The process outlives `rt exec -d`.
+    child::set_parent_death_signal(0);
+    if let Some(filter) = cfg.seccomp {
         filter.install()?;
     }
-    process::switch_user(process)?;
-    caps.apply()?;
-    if no_new_privs {
-        process::set_no_new_privs()?;
-    }
-    pass_fds(cfg.preserve_fds)?;
-    if let (Some(filter), true) = (cfg.seccomp, no_new_privs) {
-        filter.install()?;
-    }
+    staged.finish()?;
     Err(process::exec(&exe, args, env))
 }

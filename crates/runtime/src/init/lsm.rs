@@ -15,7 +15,7 @@ const SELINUX_FS: &str = "/sys/fs/selinux";
 
 /// As runc: AppArmor counts as enabled when its securityfs directory exists and the module
 /// says so (a kernel with AppArmor built in but no securityfs has no profiles to apply).
-fn apparmor_enabled() -> bool {
+pub fn apparmor_enabled() -> bool {
     Path::new(APPARMOR_FS).exists()
         && fs::read_to_string(APPARMOR_ENABLED).is_ok_and(|s| s.trim() == "Y")
 }
@@ -47,28 +47,24 @@ pub fn check(spec: &Spec) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sets the labels the next execve takes (call last, just before exec).
-pub fn apply_on_exec(spec: &Spec) -> anyhow::Result<()> {
-    let Some(process) = spec.process().as_ref() else {
-        return Ok(());
-    };
+/// Sets the labels the next execve takes: the AppArmor profile when `apparmor` (the host
+/// enforces AppArmor, as `rt create` judged from the host's /sys), the SELinux label. Both
+/// are written to /proc/thread-self/attr through the verified procfs handle.
+pub fn apply_on_exec(process: &oci_spec::runtime::Process, apparmor: bool) -> anyhow::Result<()> {
     if let Some(profile) = process
         .apparmor_profile()
         .as_deref()
         .filter(|p| !p.is_empty())
     {
-        if apparmor_enabled() {
-            let attr = if Path::new("/proc/self/attr/apparmor/exec").exists() {
-                "/proc/self/attr/apparmor/exec"
-            } else {
-                "/proc/self/attr/exec"
-            };
-            fs::write(attr, format!("exec {profile}"))
+        if apparmor {
+            let value = format!("exec {profile}");
+            super::procfs::write_thread_self("attr/apparmor/exec", &value)
+                .or_else(|_| super::procfs::write_thread_self("attr/exec", &value))
                 .with_context(|| format!("process.apparmorProfile {profile:?}"))?;
         }
     }
     if let Some(label) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-        fs::write("/proc/self/attr/exec", label)
+        super::procfs::write_thread_self("attr/exec", label)
             .with_context(|| format!("process.selinuxLabel {label:?}"))?;
     }
     Ok(())

@@ -1,30 +1,38 @@
 //! What runs in the container's init process, from the fork to the exec.
 //!
-//! `spawn` clones the init with its new namespaces in one step (no re-exec of rt, no
-//! threads). The child waits for the parent's go (it is then in its cgroup), joins the
-//! namespaces given by path, sets up the rootfs and process attributes, reports `ready`
-//! and blocks opening the exec fifo for writing until `rt start` opens it for reading;
-//! then it changes user, drops capabilities and execs. Errors before `ready` travel back
-//! over the sync socket and `rt create` prints them.
+//! `spawn` clones the init with its new namespaces in one step (no threads; rt itself runs
+//! from a sealed copy of its binary, see sealed.rs). The child closes what it inherited,
+//! waits for the parent's go (it is then in its cgroup and its maps are written), joins
+//! the namespaces given by path, sets up the rootfs, and takes every process attribute that
+//! can fail — user and groups, capability sets, rlimits, LSM label, close-on-exec of every
+//! fd — before it reports `ready`: a failure there fails `rt create` with its message.
+//! Then it blocks opening the exec fifo for writing until `rt start` opens it for reading;
+//! after that only what the runtime spec puts there remains (startContainer hooks, the
+//! seccomp filter, the final capability drop, execve), and their failure is written to the
+//! fifo, which `rt start` reads (end-of-file: the exec happened).
 
-mod caps;
+pub mod caps;
 pub mod cgroupfs;
+pub mod child;
 mod devices;
 pub mod exec;
+pub mod fds;
 pub mod lsm;
+pub mod mount_api;
+pub mod mount_options;
 mod mounts;
-pub mod path;
+mod path;
 mod process;
+pub mod procfs;
 mod rootfs;
 pub mod sync;
 mod tmpfs;
 
 use std::convert::Infallible;
-use std::fs::{self, File};
-use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
 use nix::sched::CloneFlags;
@@ -40,16 +48,15 @@ pub struct InitConfig<'a> {
     pub id: &'a str,
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
-    pub fifo: &'a Path,
-    /// The state lock's fd: the child closes its copy so the lock ends with `rt create`.
-    pub lock_fd: RawFd,
+    /// An O_PATH fd of the exec fifo, reopened for writing once the init is ready.
+    pub fifo: RawFd,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub cgroups: CgroupSources,
     /// A connected socket to send the pty master to, when `process.terminal` is set.
     pub console_socket: Option<RawFd>,
-    /// The bundle directory (in the state hooks get).
+    /// The bundle directory (in the state hooks get; base of relative bind sources).
     pub bundle: &'a Path,
     /// The compiled `linux.seccomp`, loaded last before exec.
     pub seccomp: Option<&'a crate::seccomp::Program>,
@@ -59,6 +66,9 @@ pub struct InitConfig<'a> {
     /// The init moves itself into this cgroup first thing (None: the parent placed it,
     /// as it must for a user namespace, whose root cannot write the host's cgroupfs).
     pub self_attach: Option<&'a cgroups::Cgroup>,
+    /// Whether the host enforces AppArmor, judged by `rt create` from the host's /sys
+    /// (the container's fresh /sys after pivot_root would not tell).
+    pub apparmor: bool,
 }
 
 /// The parent's handle on a spawned init.
@@ -166,28 +176,55 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
         nix::sched::setns(&ns.fd, new_time).context("linux.namespaces: join the time namespace")?;
     }
     let (parent_sock, child_sock) = SyncSocket::pair().context("socketpair")?;
+    let mut keep: Vec<RawFd> = joined.iter().map(|ns| ns.fd.as_raw_fd()).collect();
+    keep.push(cfg.fifo);
+    keep.extend(cfg.console_socket);
+    let rootless = crate::container::rootless();
 
-    let pid = clone_process(clone_flags)
+    let pid = child::clone_process(clone_flags)
         .with_context(|| format!("clone the container init ({clone_flags:?})"))?;
     if pid == 0 {
         drop(parent_sock);
-        child_main(cfg, child_sock, &joined, new_cgroup_ns);
+        let keep = child::Keep {
+            preserved: cfg.preserve_fds,
+            fds: &keep,
+        };
+        child::run(
+            "container init",
+            child::MARKER_INIT,
+            &child_sock,
+            &keep,
+            rootless,
+            || setup_and_exec(cfg, &child_sock, &joined, new_cgroup_ns),
+        );
     }
     drop(child_sock);
-    if clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
-        if let Err(e) = write_id_maps(pid, cfg.spec) {
-            // SAFETY: kill and reap our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
-            return Err(e);
-        }
-    }
-    Ok(Init {
-        pid: pid as i32,
+    let init = Init {
+        pid,
         sock: parent_sock,
-    })
+    };
+    // The parent writes the child's /proc files: the child is not dumpable, and they
+    // belong to root.
+    let written = (|| {
+        if clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
+            write_id_maps(pid, cfg.spec)?;
+        }
+        write_oom_score_adj(pid, cfg.spec)
+    })();
+    if let Err(e) = written {
+        crate::container::kill_and_reap(pid);
+        return Err(e);
+    }
+    Ok(init)
+}
+
+/// `process.oomScoreAdj`, written for the child before it goes on.
+fn write_oom_score_adj(pid: i32, spec: &Spec) -> anyhow::Result<()> {
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        procfs::write_pid(pid, "oom_score_adj", &adj.to_string())
+            .with_context(|| format!("process.oomScoreAdj {adj}"))?;
+    }
+    Ok(())
 }
 
 /// A new time namespace for rt's children, with the spec's clock offsets (they can only be
@@ -205,7 +242,7 @@ fn enter_new_time_namespace(spec: &Spec) -> anyhow::Result<()> {
         text.push_str(&format!("{clock} {secs} {nanos}\n"));
     }
     if !text.is_empty() {
-        fs::write("/proc/self/timens_offsets", &text)
+        procfs::write_self_uncached("timens_offsets", &text)
             .with_context(|| format!("linux.timeOffsets: write {text:?}"))?;
     }
     Ok(())
@@ -254,10 +291,10 @@ fn write_id_maps(pid: i32, spec: &Spec) -> anyhow::Result<()> {
             continue;
         }
         if rootless && file == "gid_map" {
-            fs::write(format!("/proc/{pid}/setgroups"), "deny")
+            procfs::write_pid(pid, "setgroups", "deny")
                 .with_context(|| format!("{field}: write \"deny\" to /proc/{pid}/setgroups"))?;
         }
-        fs::write(format!("/proc/{pid}/{file}"), &text)
+        procfs::write_pid(pid, file, &text)
             .with_context(|| format!("{field}: write /proc/{pid}/{file} {text:?}"))?;
     }
     Ok(())
@@ -289,75 +326,16 @@ fn run_id_map_helper(helper: &str, pid: i32, args: &[String]) -> anyhow::Result<
     Ok(())
 }
 
-/// A fork-like clone(2) with `flags` (new namespaces): 0 in the child, its pid in the parent.
-fn clone_process(flags: CloneFlags) -> std::io::Result<i32> {
-    // SAFETY: rt is single-threaded, so the child gets a consistent copy of the process;
-    // a fork-like clone (no new stack) returns twice.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags.bits() | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error());
+/// A test hook, not an interface (see container::create::CRASH_AT_ENV): the stage
+/// `init-panic` makes the init panic during its set-up, to prove a panic reaches
+/// `rt create` as a message in every build.
+fn crash_test_hook() {
+    if std::env::var_os(crate::container::CRASH_AT_ENV).is_some_and(|s| s == "init-panic") {
+        panic!(
+            "crash test hook {}=init-panic",
+            crate::container::CRASH_AT_ENV
+        );
     }
-    Ok(pid as i32)
-}
-
-/// Signal state a child starts from: nothing blocked, SIGPIPE at its default (Rust ignores it).
-fn reset_signals() {
-    // SAFETY: plain libc calls on our own process.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-/// PR_SET_PDEATHSIG (0 clears it).
-fn set_parent_death_signal(sig: libc::c_int) {
-    // SAFETY: prctl on our own process.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
-}
-
-/// The child's entry point: never returns.
-fn child_main(
-    cfg: &InitConfig,
-    sock: SyncSocket,
-    joined: &[JoinedNamespace],
-    new_cgroup_ns: bool,
-) -> ! {
-    reset_signals();
-    // Until it reports ready, a half-made init dies with `rt create` (killed, crashed): its
-    // set-up must not outlive the command that would report it. A parent that died before
-    // this call closed its end of the socket, so wait_go fails.
-    set_parent_death_signal(libc::SIGKILL);
-    // SAFETY: closing our copy of the lock fd.
-    unsafe { libc::close(cfg.lock_fd) };
-    if !sock.wait_go() {
-        // SAFETY: terminate without running the parent's destructors.
-        unsafe { libc::_exit(1) };
-    }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        setup_and_exec(cfg, &sock, joined, new_cgroup_ns)
-    }));
-    let msg = match result {
-        Ok(Err(e)) => format!("{e:#}"),
-        Ok(Ok(never)) => match never {},
-        Err(_) => "container init panicked".to_string(),
-    };
-    // Once `ready` was sent nobody reads the socket: then say it on stderr.
-    if !sock.send_error(&msg) {
-        crate::output::stderr_line(&format!("rt: container init: {msg}"));
-    }
-    // SAFETY: terminate without running the parent's destructors.
-    unsafe { libc::_exit(127) }
 }
 
 fn setup_and_exec(
@@ -367,19 +345,14 @@ fn setup_and_exec(
     new_cgroup_ns: bool,
 ) -> anyhow::Result<Infallible> {
     let spec = cfg.spec;
+    // Made now, while the init may still make mounts: reused after it drops its privileges.
+    procfs::prepare()?;
     if let Some(cgroup) = cfg.self_attach {
         cgroup
             .add_self()
             .with_context(|| format!("place the init in its cgroup {}", cgroup.path().display()))?;
     }
     let process = spec.process().as_ref().context("process: missing")?;
-    // The fifo is reopened for writing through /proc/self/fd after pivot_root.
-    let fifo = File::options()
-        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
-        .read(true)
-        .open(cfg.fifo)
-        .with_context(|| format!("open {}", cfg.fifo.display()))?;
-
     if new_namespace(spec, LinuxNamespaceType::User) {
         // The maps are written: become the namespace's root (uid/gid 0 must be mapped).
         let root_gid = nix::unistd::Gid::from_raw(0);
@@ -388,8 +361,9 @@ fn setup_and_exec(
             .context("linux.gidMappings: container gid 0 must be mapped")?;
         nix::unistd::setresuid(root_uid, root_uid, root_uid)
             .context("linux.uidMappings: container uid 0 must be mapped")?;
-        // A change of credentials clears the parent death signal.
-        set_parent_death_signal(libc::SIGKILL);
+        // A change of credentials clears the parent death signal and may reset dumpable.
+        child::set_parent_death_signal(libc::SIGKILL);
+        fds::set_dumpable(false);
     }
     // Join namespaces given by path; the mount namespace last.
     let mut order: Vec<&JoinedNamespace> = joined
@@ -421,13 +395,17 @@ fn setup_and_exec(
     }
 
     let caps = CapSets::from_spec(process.capabilities().as_ref())?;
+    crash_test_hook();
     if new_ns(LinuxNamespaceType::Mount) {
-        rootfs::prepare(spec, cfg.rootfs, &cfg.cgroups)?;
-        let cwd = path::secure_join(cfg.rootfs, process.cwd())?;
-        if !cwd.exists() {
-            fs::create_dir_all(&cwd)
-                .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
-        }
+        let ctx = mounts::MountContext {
+            rootfs: cfg.rootfs,
+            cgroups: &cfg.cgroups,
+            bundle: cfg.bundle,
+        };
+        let root = rootfs::prepare(spec, cfg.rootfs, &ctx)?;
+        // process.cwd is made when missing (as runc), inside the rootfs.
+        mounts::mkdir_all(&root, cfg.rootfs, process.cwd())
+            .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
         if cfg.runtime_hooks && !sock.request_hooks().context("wait for the runtime hooks")? {
             // rt create failed (a hook did) and is killing us.
             // SAFETY: terminate without running the parent's destructors.
@@ -439,7 +417,8 @@ fn setup_and_exec(
             &hook_state(cfg, "creating"),
             None,
         )?;
-        rootfs::enter(cfg.rootfs, cfg.no_pivot)?;
+        rootfs::enter(&root, cfg.rootfs, cfg.no_pivot)?;
+        drop(root);
         rootfs::finish(spec)?;
     }
     if process.terminal() == Some(true) {
@@ -449,7 +428,6 @@ fn setup_and_exec(
         setup_terminal(process, socket)?;
     }
     process::set_rlimits(process)?;
-    process::set_oom_score_adj(process)?;
     if !cfg.no_new_keyring {
         process::join_session_keyring()?;
     }
@@ -457,53 +435,62 @@ fn setup_and_exec(
     let env = process.env().as_deref().unwrap_or(&[]);
     let program = args.first().context("process.args: empty")?;
     let exe = process::find_executable(program, env)?;
-    nix::unistd::chdir(process.cwd())
-        .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
-    caps.apply_bounding()?;
+    process::enter_cwd(process.cwd())?;
+    let no_new_privs = process.no_new_privileges() == Some(true);
+    let staged = finish_process(
+        spec,
+        process,
+        &caps,
+        cfg.apparmor,
+        no_new_privs,
+        cfg.seccomp.is_some(),
+    )?;
+    fds::set_cloexec_range(cfg.preserve_fds)?;
 
     // From here the init outlives `rt create`.
-    set_parent_death_signal(0);
+    child::set_parent_death_signal(0);
     sock.send_ready().context("report ready")?;
-    let mut started = wait_for_start(&fifo, cfg.id)?;
-    drop(fifo);
-    // startContainer hooks; their failure goes to `rt start` through the fifo.
-    if let Err(e) = crate::hooks::run(
+    let fifo = wait_for_start(cfg.fifo, cfg.id)?;
+    // `rt start` reads the fifo to its end: an `E` message if something below fails, else
+    // end-of-file when execve closes it (close-on-exec). Kept open until then, errors too.
+    child::report_to(std::os::fd::IntoRawFd::into_raw_fd(fifo));
+    crate::hooks::run(
         spec.hooks().as_ref(),
         crate::hooks::Kind::StartContainer,
         &hook_state(cfg, "created"),
         None,
-    ) {
-        let mut msg = format!("E{e:#}").into_bytes();
-        msg.truncate(4000);
-        let _ = started.write_all(&msg);
-        // SAFETY: terminate without running the parent's destructors.
-        unsafe { libc::_exit(1) };
-    }
-    started.write_all(b"0").context("write the exec fifo")?;
-    drop(started);
-
-    // seccomp(2) needs no_new_privs or CAP_SYS_ADMIN: without no_new_privs it is loaded
-    // while the init still has its capabilities (as runc), else as late as possible.
-    let no_new_privs = process.no_new_privileges() == Some(true);
-    if let (Some(filter), false) = (cfg.seccomp, no_new_privs) {
+    )?;
+    if let Some(filter) = cfg.seccomp {
         filter.install()?;
     }
-    process::switch_user(process)?;
-    caps.apply()?;
-    nix::unistd::chdir(process.cwd())
-        .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
-    if no_new_privs {
-        process::set_no_new_privs()?;
-    }
+    staged.finish()?;
+    Err(process::exec(&exe, args, env))
+}
+
+/// The process attributes that come last before the exec and can fail: bounding set,
+/// personality, LSM label, no_new_privs, user and groups, capability sets. Returns what
+/// must still be dropped after the seccomp filter is in (see caps::Staged).
+pub(crate) fn finish_process(
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+    caps: &CapSets,
+    apparmor: bool,
+    no_new_privs: bool,
+    seccomp: bool,
+) -> anyhow::Result<caps::Staged> {
+    caps.apply_bounding()?;
     if let Some(personality) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         process::set_personality(personality)?;
     }
-    pass_fds(cfg.preserve_fds)?;
-    lsm::apply_on_exec(spec)?;
-    if let (Some(filter), true) = (cfg.seccomp, no_new_privs) {
-        filter.install()?;
+    lsm::apply_on_exec(process, apparmor)?;
+    if no_new_privs {
+        process::set_no_new_privs()?;
     }
-    Err(process::exec(&exe, args, env))
+    process::switch_user(process)?;
+    fds::set_dumpable(false);
+    // Without no_new_privs, loading the seccomp filter needs CAP_SYS_ADMIN: keep it until
+    // the filter is in (as runc, which loads it before dropping capabilities).
+    caps.apply_staged(seccomp && !no_new_privs)
 }
 
 /// The state createContainer/startContainer hooks get (pid as seen in the container).
@@ -538,49 +525,21 @@ pub(crate) fn setup_terminal(
             size.width() as u16,
         )?;
     }
+    let slave = crate::console::open_peer(master.as_fd())?;
     crate::console::send_fd(socket, &name, master.as_raw_fd())?;
     drop(master);
     // SAFETY: our copy of the console socket is not needed any more.
     unsafe { libc::close(socket) };
     let user = process.user();
-    crate::console::attach_slave(&name, user.uid(), user.gid())
+    crate::console::attach_slave(slave, &name, user.uid(), user.gid())
 }
 
-/// Blocks until `rt start` opens the fifo for reading.
-/// Returns the fifo's write end: `0` on it says "going", `E<message>` that a
-/// startContainer hook failed.
-fn wait_for_start(fifo: &File, id: &str) -> anyhow::Result<File> {
-    let path = PathBuf::from(format!("/proc/self/fd/{}", fifo.as_raw_fd()));
-    File::options()
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&path)
-        .with_context(|| format!("container {id}: open the exec fifo (is /proc mounted?)"))
-}
-
-/// Keeps fds 3..3+n open across exec (`--preserve-fds`); every other fd above 2 closes.
-fn pass_fds(preserve: u32) -> anyhow::Result<()> {
-    let first_closed = 3 + preserve;
-    for fd in 3..first_closed {
-        // SAFETY: fcntl on an fd number; failures (not open) are ignored.
-        unsafe {
-            let flags = libc::fcntl(fd as RawFd, libc::F_GETFD);
-            if flags >= 0 {
-                libc::fcntl(fd as RawFd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            }
-        }
-    }
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks fds.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first_closed,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()).context("close_range");
-    }
-    Ok(())
+/// Blocks until `rt start` opens the fifo for reading; returns its write end (reopened
+/// from the O_PATH fd through the procfs handle, whatever the container's /proc is).
+fn wait_for_start(fifo: RawFd, id: &str) -> anyhow::Result<File> {
+    let file = procfs::reopen_fd(fifo, pathrs::flags::OpenFlags::O_WRONLY)
+        .with_context(|| format!("container {id}: open the exec fifo"))?;
+    // SAFETY: the O_PATH fd is not needed any more.
+    unsafe { libc::close(fifo) };
+    Ok(file)
 }

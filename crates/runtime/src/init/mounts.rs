@@ -1,313 +1,290 @@
-//! The spec's `mounts`: option parsing and mounting inside the rootfs, before pivot_root.
+//! The spec's `mounts`, made inside the rootfs before pivot_root.
+//!
+//! Each destination is resolved once, inside the rootfs (pathrs: `openat2` with
+//! RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), to a file descriptor; its mountpoint is made
+//! relative to descriptors; the mount is made detached, given its attributes, and attached
+//! onto that descriptor (init/mount_api.rs). A symlink is never followed out of the rootfs,
+//! and a container racing rt (a shared volume flipped between a directory and a symlink)
+//! can at worst make its own mount land elsewhere inside its own rootfs.
+//!
+//! Rules on top of the runtime spec, as runc's (CVE-2019-19921, CVE-2023-27561): `proc` and
+//! `sysfs` mount only onto a real directory, not a symlink; nothing but a `proc` filesystem
+//! goes on `/proc`; nothing is mounted inside /proc but lxcfs' usual files.
 
-use std::fs;
-use std::os::unix::fs::DirBuilderExt;
+use std::fs::Permissions;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Mount;
+use pathrs::flags::OpenFlags;
+use pathrs::{Handle, Root};
+use rustix::fs::FileType;
 
 use super::cgroupfs::CgroupSources;
-use super::path::secure_join;
+use super::mount_api::{mount_setattr, Detached, FsOption, MountAttr};
+use super::mount_options::MountOptions;
 
-/// Mount flags and data parsed from an OCI mount's `options`.
-#[derive(Debug, PartialEq, Eq)]
-pub struct MountOptions {
-    pub flags: MsFlags,
-    /// Flags to clear (e.g. `rw` clears MS_RDONLY); kept for remounts.
-    pub cleared: MsFlags,
-    pub propagation: MsFlags,
-    pub data: Vec<String>,
-    /// `tmpcopyup`: a tmpfs starts with a copy of the directory it covers.
-    pub copyup: bool,
+/// Files inside /proc a mount may cover: what lxcfs provides (runc's list).
+const PROC_FILES_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// What the spec mounts need beyond the mount itself.
+pub struct MountContext<'a> {
+    /// The rootfs's path (for names of paths that do not exist yet, see `inside`).
+    pub rootfs: &'a Path,
+    pub cgroups: &'a CgroupSources,
+    /// Relative bind sources are relative to the bundle (runtime spec; runc).
+    pub bundle: &'a Path,
 }
 
-impl Default for MountOptions {
-    fn default() -> Self {
-        MountOptions {
-            flags: MsFlags::empty(),
-            cleared: MsFlags::empty(),
-            propagation: MsFlags::empty(),
-            data: Vec::new(),
-            copyup: false,
-        }
+/// errno of a pathrs error, when it came from a system call.
+pub fn pathrs_errno(e: &pathrs::error::Error) -> Option<i32> {
+    match e.kind() {
+        pathrs::error::ErrorKind::OsError(errno) => errno,
+        _ => None,
     }
 }
 
-impl MountOptions {
-    pub fn parse(options: &[String]) -> MountOptions {
-        let mut out = MountOptions::default();
-        for opt in options {
-            let (set, flag) = match opt.as_str() {
-                "ro" => (true, MsFlags::MS_RDONLY),
-                "rw" => (false, MsFlags::MS_RDONLY),
-                "nosuid" => (true, MsFlags::MS_NOSUID),
-                "suid" => (false, MsFlags::MS_NOSUID),
-                "nodev" => (true, MsFlags::MS_NODEV),
-                "dev" => (false, MsFlags::MS_NODEV),
-                "noexec" => (true, MsFlags::MS_NOEXEC),
-                "exec" => (false, MsFlags::MS_NOEXEC),
-                "sync" => (true, MsFlags::MS_SYNCHRONOUS),
-                "async" => (false, MsFlags::MS_SYNCHRONOUS),
-                "dirsync" => (true, MsFlags::MS_DIRSYNC),
-                "remount" => (true, MsFlags::MS_REMOUNT),
-                "mand" => (true, MsFlags::MS_MANDLOCK),
-                "nomand" => (false, MsFlags::MS_MANDLOCK),
-                "atime" => (false, MsFlags::MS_NOATIME),
-                "noatime" => (true, MsFlags::MS_NOATIME),
-                "diratime" => (false, MsFlags::MS_NODIRATIME),
-                "nodiratime" => (true, MsFlags::MS_NODIRATIME),
-                "relatime" => (true, MsFlags::MS_RELATIME),
-                "norelatime" => (false, MsFlags::MS_RELATIME),
-                "strictatime" => (true, MsFlags::MS_STRICTATIME),
-                "nostrictatime" => (false, MsFlags::MS_STRICTATIME),
-                "bind" => (true, MsFlags::MS_BIND),
-                "rbind" => (true, MsFlags::MS_BIND | MsFlags::MS_REC),
-                "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
-                | "unbindable" | "runbindable" => {
-                    out.propagation |= propagation_flags(opt).unwrap_or(MsFlags::empty());
-                    continue;
-                }
-                // Options of other runtimes that carry no meaning here.
-                "tmpcopyup" => {
-                    out.copyup = true;
-                    continue;
-                }
-                "idmap" | "ridmap" | "copy-symlink" | "z" | "Z" => continue,
-                other => {
-                    out.data.push(other.to_string());
-                    continue;
-                }
-            };
-            if set {
-                out.flags |= flag;
-                out.cleared &= !flag;
-            } else {
-                out.flags &= !flag;
-                out.cleared |= flag;
+fn fstat(fd: BorrowedFd<'_>) -> std::io::Result<rustix::fs::Stat> {
+    rustix::fs::fstat(fd).map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))
+}
+
+fn is_procfs(fd: BorrowedFd<'_>) -> bool {
+    rustix::fs::fstatfs(fd).is_ok_and(|s| s.f_type == libc::PROC_SUPER_MAGIC)
+}
+
+/// `path` as it lies inside the rootfs when it does not exist yet, or is reached through a
+/// dangling symlink (`/etc/resolv.conf -> ../run/...` in many images): its symlinks
+/// resolved as text within the rootfs, as runc does. Only a name: whatever is made there is
+/// made by `Root` (fd-based, confined to the root), so a symlink swapped in meanwhile
+/// still cannot lead outside.
+fn inside(rootfs: &Path, path: &Path) -> anyhow::Result<PathBuf> {
+    let full = super::path::secure_join(rootfs, path)?;
+    let rel = full.strip_prefix(rootfs).unwrap_or(&full);
+    Ok(Path::new("/").join(rel))
+}
+
+/// Makes the directory `dir` (and its parents) inside the root; returns its handle.
+pub fn mkdir_all(root: &Root, rootfs: &Path, dir: &Path) -> anyhow::Result<Handle> {
+    let perm = Permissions::from_mode(0o755);
+    match root.mkdir_all(dir, &perm) {
+        Ok(h) => Ok(h),
+        Err(e) => {
+            let target = inside(rootfs, dir)?;
+            if target == dir {
+                return Err(e).with_context(|| format!("make the directory {}", dir.display()));
             }
+            root.mkdir_all(&target, &perm)
+                .with_context(|| format!("make the directory {}", target.display()))
         }
-        out
-    }
-
-    pub fn is_bind(&self) -> bool {
-        self.flags.contains(MsFlags::MS_BIND)
     }
 }
 
-/// Propagation flags of a mode name (`rslave`, `private`, ...).
-pub fn propagation_flags(mode: &str) -> Option<MsFlags> {
-    Some(match mode {
-        "private" => MsFlags::MS_PRIVATE,
-        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        "shared" => MsFlags::MS_SHARED,
-        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        "slave" => MsFlags::MS_SLAVE,
-        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        "unbindable" => MsFlags::MS_UNBINDABLE,
-        "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        _ => return None,
-    })
+/// The mountpoint `dest` inside the root: a directory (made with its parents when missing)
+/// or, for a file, an existing entry or a new empty file. Returned as an O_PATH handle.
+pub fn mountpoint(root: &Root, rootfs: &Path, dest: &Path, dir: bool) -> anyhow::Result<Handle> {
+    match root.resolve(dest) {
+        Ok(h) => return Ok(h),
+        Err(e) if pathrs_errno(&e) == Some(libc::ENOENT) => {}
+        Err(e) => return Err(e).with_context(|| format!("resolve {}", dest.display())),
+    }
+    let target = inside(rootfs, dest)?;
+    if dir {
+        return mkdir_all(root, rootfs, &target);
+    }
+    if let Some(parent) = target.parent() {
+        mkdir_all(root, rootfs, parent)?;
+    }
+    let file = root
+        .create_file(
+            &target,
+            OpenFlags::O_RDONLY | OpenFlags::O_EXCL | OpenFlags::O_NOFOLLOW | OpenFlags::O_CLOEXEC,
+            &Permissions::from_mode(0o644),
+        )
+        .with_context(|| format!("make the file {}", target.display()))?;
+    Ok(Handle::from_fd(OwnedFd::from(file)))
 }
 
-/// Creates `path` (a directory, or an empty file when `file` is set) and its parents,
-/// all inside the rootfs the path was securely joined to.
-pub fn create_mountpoint(path: &Path, file: bool) -> std::io::Result<()> {
-    if path.exists() {
-        return Ok(());
-    }
-    let dir = if file { path.parent() } else { Some(path) };
-    if let Some(dir) = dir {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(dir)?;
-    }
-    if file {
-        fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
-    }
-    Ok(())
-}
-
-/// Mounts one spec mount under `rootfs`. `index` names it in errors.
-pub fn mount_entry(
-    rootfs: &Path,
-    index: usize,
-    m: &Mount,
-    cgroup_sources: &CgroupSources,
-) -> anyhow::Result<()> {
+/// Mounts spec mount number `index` under `root`.
+pub fn mount_entry(root: &Root, index: usize, m: &Mount, ctx: &MountContext) -> anyhow::Result<()> {
     let what = format!(
         "mounts[{index}] {} ({})",
         m.destination().display(),
         m.typ().as_deref().unwrap_or("bind")
     );
-    mount_one(rootfs, m, cgroup_sources).with_context(|| what)
+    mount_one(root, index, m, ctx).with_context(|| what)
 }
 
-fn mount_one(rootfs: &Path, m: &Mount, cgroup_sources: &CgroupSources) -> anyhow::Result<()> {
-    let opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
+fn mount_one(root: &Root, index: usize, m: &Mount, ctx: &MountContext) -> anyhow::Result<()> {
+    let options = m.options().as_deref().unwrap_or(&[]);
+    let opts = MountOptions::parse(options);
     let typ = m.typ().as_deref().unwrap_or("");
-    let dest = secure_join(rootfs, m.destination())?;
-    // A symlink such as `/proc -> /` must not turn a mount into one over the whole rootfs.
-    if dest == rootfs {
-        bail!("destination resolves to the rootfs itself (through a symlink in the rootfs)");
+    let dest = m.destination();
+    let bind = opts.bind || typ == "bind";
+    check_destination(dest, typ, bind)?;
+    if bind {
+        if let Some(&j) = opts.unknown.first() {
+            bail!(
+                "mounts[{index}].options[{j}] {:?}: not a mount option rt knows (a bind mount \
+                 takes no filesystem options)",
+                options[j]
+            );
+        }
+    }
+    if matches!(typ, "proc" | "sysfs") {
+        // Only onto a real directory: never through a symlink the rootfs put there.
+        match root.resolve_nofollow(dest) {
+            Ok(h) => {
+                let st = fstat(h.as_fd())?;
+                if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+                    bail!("{typ} must be mounted on an ordinary directory");
+                }
+            }
+            Err(e) if pathrs_errno(&e) == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e).context("resolve the destination"),
+        }
     }
     if typ == "cgroup" || typ == "cgroup2" {
-        return super::cgroupfs::mount_cgroup(&dest, &opts, cgroup_sources);
+        let target = mountpoint(root, ctx.rootfs, dest, true)?;
+        check_target(root, &target, dest)?;
+        return super::cgroupfs::mount_cgroup(target.as_fd(), &opts, ctx.cgroups);
     }
-    let bind = opts.is_bind() || typ == "bind";
-    let source: Option<PathBuf> = m.source().clone();
-    if bind {
-        let Some(src) = source.as_deref() else {
+    let attached = if bind {
+        let Some(src) = m.source().as_deref() else {
             bail!("source: a bind mount needs a source");
         };
-        let meta = fs::metadata(src).with_context(|| format!("source {}", src.display()))?;
-        create_mountpoint(&dest, !meta.is_dir())?;
-        let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-        mount(Some(src), &dest, None::<&str>, flags, None::<&str>)
-            .with_context(|| format!("bind {} on {}", src.display(), dest.display()))?;
-        // Bind mounts take their flags only from a remount.
-        let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-        if !extra.is_empty() {
-            remount(&dest, extra | MsFlags::MS_BIND)?;
-        }
+        let src: PathBuf = if src.is_absolute() {
+            src.to_path_buf()
+        } else {
+            ctx.bundle.join(src)
+        };
+        let meta = std::fs::metadata(&src).with_context(|| format!("source {}", src.display()))?;
+        let target = mountpoint(root, ctx.rootfs, dest, meta.is_dir())?;
+        check_target(root, &target, dest)?;
+        let mnt = Detached::bind_path(&src, opts.recursive_bind)
+            .with_context(|| format!("bind {}", src.display()))?;
+        set_attrs(&mnt, &opts)?;
+        mnt.attach(target.as_fd())
+            .context("attach the bind mount")?
     } else if typ == "tmpfs" {
         // As runc: only a directory that was already there lends its mode to the tmpfs.
-        let inherit_mode = dest.is_dir();
-        create_mountpoint(&dest, false)?;
+        let existed = root
+            .resolve(dest)
+            .ok()
+            .and_then(|h| fstat(h.as_fd()).ok())
+            .filter(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+        let target = mountpoint(root, ctx.rootfs, dest, true)?;
+        check_target(root, &target, dest)?;
         let source = m
             .source()
             .as_deref()
             .and_then(|s| s.to_str())
             .unwrap_or("tmpfs");
-        let flags = opts.flags & !MsFlags::MS_REMOUNT;
         let tmpfs = super::tmpfs::Tmpfs {
             source,
-            flags,
-            data: opts.data.clone(),
-            inherit_mode,
-            copyup: opts.copyup,
+            opts: &opts,
+            inherit_mode: existed.map(|st| st.st_mode & 0o7777),
         };
-        tmpfs.mount(&dest)?;
+        tmpfs.mount(target.as_fd())?
     } else {
-        create_mountpoint(&dest, false)?;
-        let data = opts.data.join(",");
-        let flags = opts.flags & !MsFlags::MS_REMOUNT;
-        let src = source
+        let target = mountpoint(root, ctx.rootfs, dest, true)?;
+        check_target(root, &target, dest)?;
+        let source = m
+            .source()
             .as_deref()
-            .map(|s| s.as_os_str().to_owned())
-            .unwrap_or_else(|| typ.into());
-        let fstype = if typ.is_empty() { None } else { Some(typ) };
-        let result = mount(
-            Some(src.as_os_str()),
-            &dest,
-            fstype,
-            flags,
-            Some(data.as_str()),
-        );
-        match result {
-            Ok(()) => {}
-            // sysfs cannot be mounted without a private network namespace: bind it, as runc.
-            Err(nix::errno::Errno::EPERM) if typ == "sysfs" => {
-                mount(
-                    Some("/sys"),
-                    &dest,
-                    None::<&str>,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    None::<&str>,
-                )
-                .context("bind /sys")?;
-                remount(&dest, (flags & !MsFlags::MS_REC) | MsFlags::MS_BIND)?;
+            .and_then(|s| s.to_str())
+            .unwrap_or(typ);
+        let mut data: Vec<FsOption> = opts
+            .sb_flags
+            .iter()
+            .map(|f| FsOption::Flag(f.to_string()))
+            .collect();
+        data.extend(opts.data.iter().cloned());
+        match Detached::new_fs(typ, Some(source), &data, opts.fsmount_attrs()) {
+            Ok(mnt) => {
+                mnt.set_attr(true, &opts.recursive_attr)?;
+                mnt.attach(target.as_fd()).context("attach the mount")?
             }
-            Err(e) => return Err(e).with_context(|| format!("mount {} options {:?}", typ, data)),
+            // sysfs cannot be mounted without a network namespace of one's own: bind the
+            // host's, as runc does.
+            Err(e) if typ == "sysfs" && e.errno() == Some(libc::EPERM) => {
+                let mnt = Detached::bind_path(Path::new("/sys"), true).context("bind /sys")?;
+                set_attrs(&mnt, &opts)?;
+                mnt.attach(target.as_fd()).context("attach /sys")?
+            }
+            Err(e) => return Err(e).with_context(|| format!("mount {typ}")),
         }
-    }
-    if !opts.propagation.is_empty() {
-        mount(
-            None::<&str>,
-            &dest,
-            None::<&str>,
-            opts.propagation,
-            None::<&str>,
-        )
-        .context("set propagation")?;
+    };
+    if opts.propagation != 0 {
+        let attr = MountAttr {
+            propagation: opts.propagation,
+            ..Default::default()
+        };
+        mount_setattr(attached.as_fd(), opts.recursive_propagation, &attr)
+            .context("set propagation")?;
     }
     Ok(())
 }
 
-/// Remounts a mount point with `flags`, keeping the locked flags the kernel insists on
-/// (nosuid/nodev/noexec/atime flags already set on the mount).
-pub fn remount(dest: &Path, flags: MsFlags) -> anyhow::Result<()> {
-    let keep = current_flags(dest).unwrap_or(MsFlags::empty());
-    mount(
-        None::<&str>,
-        dest,
-        None::<&str>,
-        flags | keep | MsFlags::MS_REMOUNT,
-        None::<&str>,
-    )
-    .with_context(|| format!("remount {} ({:?})", dest.display(), flags))
+/// The attributes of a bind: its own, then the recursive ones.
+pub fn set_attrs(mnt: &Detached, opts: &MountOptions) -> anyhow::Result<()> {
+    mnt.set_attr(false, &opts.attr)
+        .with_context(|| format!("set mount attributes {:?}", opts.attr))?;
+    mnt.set_attr(true, &opts.recursive_attr)
+        .with_context(|| format!("set recursive mount attributes {:?}", opts.recursive_attr))
 }
 
-/// Mount flags of the mount at `path`, from statvfs.
-fn current_flags(path: &Path) -> Option<MsFlags> {
-    let st = nix::sys::statvfs::statvfs(path).ok()?;
-    let f = st.flags();
-    use nix::sys::statvfs::FsFlags;
-    let mut out = MsFlags::empty();
-    for (fs, ms) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
-    ] {
-        if f.contains(fs) {
-            out |= ms;
+/// Destination rules that hold whatever the rootfs holds.
+fn check_destination(dest: &Path, typ: &str, bind: bool) -> anyhow::Result<()> {
+    if dest == Path::new("/proc") {
+        if typ != "proc" || bind {
+            bail!("only a proc filesystem may be mounted on /proc");
         }
+        return Ok(());
     }
-    Some(out & !MsFlags::MS_RDONLY)
+    if dest.starts_with("/proc") && !PROC_FILES_ALLOWED.iter().any(|p| dest == Path::new(p)) {
+        bail!("mounts inside /proc are not allowed (only lxcfs' files: {PROC_FILES_ALLOWED:?})");
+    }
+    Ok(())
+}
+
+/// Rules on where the destination really is: not the rootfs itself (a symlink such as
+/// `/x -> /`), and not inside procfs unless the spec named an allowed file there.
+fn check_target(root: &Root, target: &Handle, dest: &Path) -> anyhow::Result<()> {
+    let (t, r) = (fstat(target.as_fd())?, fstat(root.as_fd())?);
+    if (t.st_dev, t.st_ino) == (r.st_dev, r.st_ino) {
+        bail!("destination resolves to the rootfs itself (through a symlink in the rootfs)");
+    }
+    if is_procfs(target.as_fd()) && !PROC_FILES_ALLOWED.iter().any(|p| dest == Path::new(p)) {
+        bail!("destination resolves into /proc (through a symlink in the rootfs)");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(opts: &[&str]) -> MountOptions {
-        MountOptions::parse(&opts.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-    }
-
     #[test]
-    fn parses_flags_data_and_propagation() {
-        let o = parse(&[
-            "nosuid",
-            "noexec",
-            "mode=755",
-            "size=65536k",
-            "rslave",
-            "ro",
-        ]);
-        assert_eq!(
-            o.flags,
-            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY
-        );
-        assert_eq!(o.data, vec!["mode=755", "size=65536k"]);
-        assert_eq!(o.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    }
-
-    #[test]
-    fn later_options_override_earlier_ones() {
-        let o = parse(&["ro", "rw", "rbind"]);
-        assert!(!o.flags.contains(MsFlags::MS_RDONLY));
-        assert!(o.cleared.contains(MsFlags::MS_RDONLY));
-        assert!(o.is_bind());
-        assert!(o.flags.contains(MsFlags::MS_REC));
+    fn proc_destinations() {
+        assert!(check_destination(Path::new("/proc"), "proc", false).is_ok());
+        assert!(check_destination(Path::new("/proc"), "bind", true).is_err());
+        assert!(check_destination(Path::new("/proc"), "tmpfs", false).is_err());
+        assert!(check_destination(Path::new("/proc/sys"), "tmpfs", false).is_err());
+        assert!(check_destination(Path::new("/proc/cpuinfo"), "bind", true).is_ok());
+        assert!(check_destination(Path::new("/procx"), "tmpfs", false).is_ok());
+        assert!(check_destination(Path::new("/sys"), "sysfs", false).is_ok());
     }
 }

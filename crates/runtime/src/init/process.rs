@@ -66,14 +66,6 @@ pub fn set_rlimits(process: &Process) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn set_oom_score_adj(process: &Process) -> anyhow::Result<()> {
-    if let Some(adj) = process.oom_score_adj() {
-        fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .with_context(|| format!("process.oomScoreAdj {adj}"))?;
-    }
-    Ok(())
-}
-
 /// A new anonymous session keyring, so the container does not share the host's.
 pub fn join_session_keyring() -> anyhow::Result<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
@@ -143,7 +135,7 @@ pub fn switch_user(process: &Process) -> anyhow::Result<()> {
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
     // A user namespace whose gid_map an unprivileged user wrote has setgroups denied (the
     // kernel requires it): leave the groups alone, as runc, unless some were asked for.
-    let denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    let denied = super::procfs::read_self("setgroups").is_ok_and(|s| s.trim() == "deny");
     if !denied {
         setgroups(&gids)
             .with_context(|| format!("process.user.additionalGids {gids:?}: setgroups"))?;
@@ -161,6 +153,28 @@ pub fn switch_user(process: &Process) -> anyhow::Result<()> {
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     let umask = user.umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    Ok(())
+}
+
+/// Changes into the container's working directory: resolved inside the root (no symlink
+/// out of it, no /proc magic link such as /proc/self/fd/N or /proc/PID/root), entered by
+/// fd, and checked afterwards to be inside the root, as runc does (CVE-2024-21626).
+pub fn enter_cwd(cwd: &Path) -> anyhow::Result<()> {
+    let what = || format!("process.cwd {}", cwd.display());
+    let root = pathrs::Root::open("/").with_context(what)?;
+    let dir = root.resolve(cwd).with_context(what)?;
+    nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&std::os::fd::AsFd::as_fd(
+        &dir,
+    )))
+    .with_context(what)?;
+    let now = nix::unistd::getcwd().with_context(what)?;
+    if !now.is_absolute() || now.starts_with("(unreachable)") {
+        bail!(
+            "process.cwd {}: the working directory is outside the container ({})",
+            cwd.display(),
+            now.display()
+        );
+    }
     Ok(())
 }
 

@@ -1,21 +1,36 @@
 //! The container's root filesystem: propagation, the rootfs bind, spec mounts, /dev,
-//! pivot_root (or move + chroot), then masked and read-only paths and a read-only root.
+//! pivot_root (or move + chroot), then sysctls, masked and read-only paths and a read-only
+//! root. Paths inside the rootfs are resolved to file descriptors inside it (pathrs), and
+//! mounts are attached through those descriptors (see mounts.rs), before and after
+//! pivot_root alike.
 
 use std::fs;
-use std::io;
+use std::os::fd::AsFd;
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::unistd::{chdir, chroot, pivot_root};
+use nix::unistd::{chdir, chroot, fchdir, pivot_root};
 use oci_spec::runtime::Spec;
+use pathrs::Root;
+use rustix::fs::FileType;
+use rustix::mount::MountAttrFlags as A;
 
-use super::cgroupfs::CgroupSources;
-use super::devices;
-use super::mounts::{self, propagation_flags, remount};
+use super::mount_api::{mount_setattr, Detached, FsOption, MountAttr};
+use super::mounts::{self, pathrs_errno, MountContext};
 
-/// Everything up to (not including) pivot_root.
-pub fn prepare(spec: &Spec, rootfs: &Path, cgroups: &CgroupSources) -> anyhow::Result<()> {
+/// Propagation flags of a mode name (`rslave`, `private`, ...).
+pub fn propagation_flags(mode: &str) -> Option<MsFlags> {
+    let (flag, rec) = super::mount_options::propagation(mode)?;
+    let mut flags = MsFlags::from_bits_truncate(flag);
+    if rec {
+        flags |= MsFlags::MS_REC;
+    }
+    Some(flags)
+}
+
+/// Everything up to (not including) pivot_root. Returns the rootfs as a handle.
+pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> anyhow::Result<Root> {
     let linux = spec.linux().as_ref();
     let propagation = linux
         .and_then(|l| l.rootfs_propagation().as_deref())
@@ -29,8 +44,10 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroups: &CgroupSources) -> anyhow::R
     };
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
         .context("linux.rootfsPropagation: make / a slave/private mount")?;
-    // pivot_root needs the rootfs' parent mount to be private.
-    make_parent_private(rootfs)?;
+    // pivot_root refuses a shared parent mount: only a shared propagation leaves one.
+    if flags.contains(MsFlags::MS_SHARED) {
+        make_parent_private(rootfs)?;
+    }
     mount(
         Some(rootfs),
         rootfs,
@@ -39,10 +56,12 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroups: &CgroupSources) -> anyhow::R
         None::<&str>,
     )
     .with_context(|| format!("root.path: bind {} on itself", rootfs.display()))?;
+    let root =
+        Root::open(rootfs).with_context(|| format!("root.path: open {}", rootfs.display()))?;
 
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for (i, m) in spec_mounts.iter().enumerate() {
-        mounts::mount_entry(rootfs, i, m, cgroups)?;
+        mounts::mount_entry(&root, i, m, ctx)?;
     }
     let dev_is_bind = spec_mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
@@ -57,63 +76,35 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroups: &CgroupSources) -> anyhow::R
         let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
         // In a user namespace mknod is not allowed: bind the host's nodes instead.
         let bind = crate::bundle::new_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User);
-        devices::create_devices(rootfs, devs, bind)?;
-        devices::create_symlinks(rootfs)?;
+        super::devices::create_devices(&root, rootfs, devs, bind)?;
+        super::devices::create_symlinks(&root, rootfs)?;
     }
-    Ok(())
+    Ok(root)
 }
 
 /// Makes the mount that contains `path` private (pivot_root refuses shared parents).
 fn make_parent_private(path: &Path) -> anyhow::Result<()> {
-    let mut mount_point = None;
-    let mut best = 0;
     let info = fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
-    for line in info.lines() {
-        let Some(mp) = line.split(' ').nth(4) else {
-            continue;
-        };
-        let mp = unescape(mp);
-        if path.starts_with(&mp) && mp.len() >= best {
-            best = mp.len();
-            mount_point = Some(mp);
-        }
-    }
+    let mount_point = cgroups::mountinfo::mount_points(&info)
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len());
     if let Some(mp) = mount_point {
         mount(
             None::<&str>,
-            mp.as_str(),
+            &mp,
             None::<&str>,
             MsFlags::MS_PRIVATE,
             None::<&str>,
         )
-        .with_context(|| format!("make {mp} private"))?;
+        .with_context(|| format!("make {} private", mp.display()))?;
     }
     Ok(())
 }
 
-/// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let digits = std::str::from_utf8(&b[i + 1..i + 4]).unwrap_or("");
-            if let Ok(n) = u8::from_str_radix(digits, 8) {
-                out.push(n);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Makes `rootfs` the root: pivot_root, or with `no_pivot` a move mount and chroot.
-pub fn enter(rootfs: &Path, no_pivot: bool) -> anyhow::Result<()> {
-    chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
+/// Makes the rootfs the root: pivot_root, or with `no_pivot` a move mount and chroot.
+pub fn enter(root: &Root, rootfs: &Path, no_pivot: bool) -> anyhow::Result<()> {
+    fchdir(std::os::fd::AsRawFd::as_raw_fd(&root.as_fd()))
+        .with_context(|| format!("chdir {}", rootfs.display()))?;
     if no_pivot {
         mount(
             Some(rootfs),
@@ -163,96 +154,105 @@ pub fn finish(spec: &Spec) -> anyhow::Result<()> {
         let mut keys: Vec<_> = sysctl.keys().collect();
         keys.sort();
         for key in keys {
-            let file = Path::new("/proc/sys").join(key.replace('.', "/"));
-            fs::write(&file, &sysctl[key])
+            super::procfs::write_sysctl(key, &sysctl[key])
                 .with_context(|| format!("linux.sysctl {key:?}={:?}", sysctl[key]))?;
         }
     }
-    // `/` is the rootfs now, but the kernel would still follow a symlink through /proc's
-    // magic links (a rootfs symlink to /proc/1/root/etc reaches the host's /etc when there
-    // is no pid namespace): resolve every symlink here, as text, inside the new root.
-    let inside = |p: &str| super::path::secure_join(Path::new("/"), Path::new(p));
-    for p in linux
+    let readonly = linux
         .and_then(|l| l.readonly_paths().as_deref())
-        .unwrap_or(&[])
-    {
-        inside(p)
-            .map_err(anyhow::Error::from)
-            .and_then(|p| readonly_path(&p))
-            .with_context(|| format!("linux.readonlyPaths {p:?}"))?;
-    }
-    for p in linux
+        .unwrap_or(&[]);
+    let masked = linux
         .and_then(|l| l.masked_paths().as_deref())
-        .unwrap_or(&[])
-    {
-        inside(p)
-            .map_err(anyhow::Error::from)
-            .and_then(|p| mask_path(&p))
+        .unwrap_or(&[]);
+    let read_only_root = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    if readonly.is_empty() && masked.is_empty() && !read_only_root {
+        return Ok(());
+    }
+    // `/` is the rootfs now; symlinks are still resolved inside it, and /proc's magic links
+    // (which would lead back to the host) are never followed.
+    let root = Root::open("/").context("open the new root")?;
+    for p in readonly {
+        readonly_path(&root, Path::new(p)).with_context(|| format!("linux.readonlyPaths {p:?}"))?;
+    }
+    let mut null = None;
+    for p in masked {
+        mask_path(&root, Path::new(p), &mut null)
             .with_context(|| format!("linux.maskedPaths {p:?}"))?;
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
-        remount(Path::new("/"), MsFlags::MS_BIND | MsFlags::MS_RDONLY).context("root.readonly")?;
+    if read_only_root {
+        let attr = MountAttr {
+            set: A::MOUNT_ATTR_RDONLY,
+            ..Default::default()
+        };
+        mount_setattr(root.as_fd(), false, &attr).context("root.readonly")?;
     }
     Ok(())
 }
 
-/// `path` is inside the new root with its symlinks resolved.
-fn readonly_path(path: &Path) -> anyhow::Result<()> {
-    match mount(
-        Some(path),
-        path,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    ) {
-        Ok(()) => {}
-        Err(nix::errno::Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(e).context("bind"),
+/// The path inside the root as a handle; None when it does not exist.
+fn resolve(root: &Root, path: &Path) -> anyhow::Result<Option<pathrs::Handle>> {
+    match root.resolve(path) {
+        Ok(h) => Ok(Some(h)),
+        Err(e) if pathrs_errno(&e) == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e).context("resolve"),
     }
-    remount(
-        path,
-        MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_REC,
-    )
 }
 
-fn mask_path(path: &Path) -> anyhow::Result<()> {
-    let meta = match fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).context("stat"),
+/// Binds the path on itself, read-only with everything below it.
+fn readonly_path(root: &Root, path: &Path) -> anyhow::Result<()> {
+    let Some(target) = resolve(root, path)? else {
+        return Ok(());
     };
-    let result = if meta.is_dir() {
-        mount(
+    let mnt = Detached::bind_fd(target.as_fd(), true).context("bind")?;
+    let ro = MountAttr {
+        set: A::MOUNT_ATTR_RDONLY,
+        ..Default::default()
+    };
+    mnt.set_attr(true, &ro).context("make read-only")?;
+    mnt.attach(target.as_fd()).context("attach")?;
+    Ok(())
+}
+
+/// The container's /dev/null, verified to be the null device (char 1:3) and not a symlink
+/// or anything else a rootfs or a bound /dev could put there (CVE-2025-31133).
+fn null_device(root: &Root) -> anyhow::Result<pathrs::Handle> {
+    let null = root
+        .resolve_nofollow("/dev/null")
+        .context("resolve /dev/null to mask with it")?;
+    let st = rustix::fs::fstat(&null)
+        .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))?;
+    let (major, minor) = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
+    if FileType::from_raw_mode(st.st_mode) != FileType::CharacterDevice || (major, minor) != (1, 3)
+    {
+        bail!(
+            "/dev/null in the container is not the null device (char 1:3): it cannot mask a path"
+        );
+    }
+    Ok(null)
+}
+
+/// A directory gets an empty read-only tmpfs, anything else the null device.
+fn mask_path(root: &Root, path: &Path, null: &mut Option<pathrs::Handle>) -> anyhow::Result<()> {
+    let Some(target) = resolve(root, path)? else {
+        return Ok(());
+    };
+    let st = rustix::fs::fstat(&target)
+        .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))?;
+    let mnt = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        Detached::new_fs(
+            "tmpfs",
             Some("tmpfs"),
-            path,
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            Some("size=0k"),
+            &[FsOption::Value("size".into(), "0k".into())],
+            A::MOUNT_ATTR_RDONLY,
         )
+        .context("mount tmpfs")?
     } else {
-        mount(
-            Some("/dev/null"),
-            path,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
+        let null = match null {
+            Some(n) => n,
+            None => null.insert(null_device(root)?),
+        };
+        Detached::bind_fd(null.as_fd(), false).context("bind /dev/null")?
     };
-    match result {
-        Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(()),
-        Err(e) if meta.is_dir() => Err(e).context("mount tmpfs"),
-        Err(e) => Err(e).context("bind /dev/null"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unescape;
-
-    #[test]
-    fn unescapes_mountinfo_octal() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape("/x\\"), "/x\\");
-    }
+    mnt.attach(target.as_fd()).context("attach")?;
+    Ok(())
 }

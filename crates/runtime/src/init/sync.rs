@@ -2,7 +2,8 @@
 //! SOCK_SEQPACKET socketpair, so every message arrives whole.
 //!
 //! parent -> child: `G` (you are in your cgroup, go on).
-//! child -> parent: `R` (set up, waiting on the exec fifo) or `E<message>` (failed).
+//! child -> parent: `R` (set up, waiting on the exec fifo) or `E<message>` (failed, written by
+//! child::report).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -23,6 +24,12 @@ pub enum ChildReport {
 
 pub struct SyncSocket {
     fd: OwnedFd,
+}
+
+impl std::os::fd::AsRawFd for SyncSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
 }
 
 impl SyncSocket {
@@ -108,14 +115,6 @@ impl SyncSocket {
         self.send(&[READY])
     }
 
-    /// Child: report a set-up error. False when nobody listens any more.
-    pub fn send_error(&self, msg: &str) -> bool {
-        let mut buf = Vec::with_capacity(msg.len() + 1);
-        buf.push(ERROR);
-        buf.extend_from_slice(&msg.as_bytes()[..msg.len().min(8000)]);
-        self.send(&buf).is_ok()
-    }
-
     /// Child: ask the parent to run the runtime-namespace hooks; true once it says go on.
     pub fn request_hooks(&self) -> io::Result<bool> {
         self.send(&[HOOKS])?;
@@ -161,7 +160,10 @@ mod tests {
         let (parent, child) = SyncSocket::pair().unwrap();
         parent.send_go().unwrap();
         assert!(child.wait_go());
-        child.send_error("mounts[2]: boom");
+        // What child::report writes.
+        let msg = b"Emounts[2]: boom";
+        // SAFETY: a write of a local buffer to the child end.
+        unsafe { libc::write(child.as_raw_fd(), msg.as_ptr().cast(), msg.len()) };
         match parent.wait_report().unwrap() {
             ChildReport::Failed(msg) => assert_eq!(msg, "mounts[2]: boom"),
             _ => panic!("expected an error report"),

@@ -1,93 +1,140 @@
 //! tmpfs mounts as runc makes them: the new tmpfs root takes the mode of the directory it
 //! covers when that directory was already in the rootfs (a `mode=` option still wins), and
 //! with `tmpcopyup` (podman adds it to `--tmpfs`) it starts with a copy of what the
-//! directory held.
+//! directory held. The copy is made into the new tmpfs while it is still detached (no
+//! staging directory anywhere), relative to file descriptors, following no symlink.
 
-use std::fs;
-use std::os::unix::fs::{lchown, symlink, MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use anyhow::Context;
-use nix::mount::{mount, MsFlags};
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::mount::MountAttrFlags;
+
+use super::mount_api::{Detached, FsOption, MountAttr};
+use super::mount_options::MountOptions;
 
 pub struct Tmpfs<'a> {
     pub source: &'a str,
-    pub flags: MsFlags,
-    pub data: Vec<String>,
-    /// The directory was in the rootfs before: the tmpfs root takes its mode.
-    pub inherit_mode: bool,
-    pub copyup: bool,
+    pub opts: &'a MountOptions,
+    /// The mode of the directory the tmpfs covers, when it was in the rootfs before.
+    pub inherit_mode: Option<u32>,
 }
 
 impl Tmpfs<'_> {
-    /// Mounts the tmpfs on `dest`, an existing directory.
-    pub fn mount(&self, dest: &Path) -> anyhow::Result<()> {
-        let mut data = Vec::with_capacity(self.data.len() + 1);
-        if self.inherit_mode {
-            let meta = fs::metadata(dest).with_context(|| format!("stat {}", dest.display()))?;
+    /// Mounts the tmpfs on `target` (a directory); returns the attached mount.
+    pub fn mount(&self, target: BorrowedFd<'_>) -> anyhow::Result<OwnedFd> {
+        let mut data: Vec<FsOption> = self
+            .opts
+            .sb_flags
+            .iter()
+            .map(|f| FsOption::Flag(f.to_string()))
+            .collect();
+        if let Some(mode) = self.inherit_mode {
             // First, so that a `mode=` of the spec, later in the list, wins.
-            data.push(format!("mode={:o}", meta.mode() & 0o7777));
+            data.push(FsOption::Value("mode".into(), format!("{mode:o}")));
         }
-        data.extend(self.data.iter().cloned());
-        mount_tmpfs(dest, self.source, self.flags, &data.join(","), self.copyup)
+        data.extend(self.opts.data.iter().cloned());
+        let mut attrs = self.opts.fsmount_attrs();
+        let copyup = self.opts.copyup;
+        if copyup {
+            // Filled first, made read-only after.
+            attrs.remove(MountAttrFlags::MOUNT_ATTR_RDONLY);
+        }
+        let mnt =
+            Detached::new_fs("tmpfs", Some(self.source), &data, attrs).context("mount tmpfs")?;
+        if copyup {
+            let from = reopen_dir(target).context("tmpcopyup: open the covered directory")?;
+            let to = reopen_dir(mnt.as_fd()).context("tmpcopyup: open the new tmpfs")?;
+            copy_dir(from.as_fd(), to.as_fd()).context("tmpcopyup")?;
+            if self.opts.read_only() {
+                let ro = MountAttr {
+                    set: MountAttrFlags::MOUNT_ATTR_RDONLY,
+                    ..Default::default()
+                };
+                mnt.set_attr(false, &ro)
+                    .context("tmpcopyup: make the tmpfs read-only")?;
+            }
+        }
+        mnt.set_attr(true, &self.opts.recursive_attr)?;
+        mnt.attach(target).context("attach the tmpfs")
     }
 }
 
-fn mount_tmpfs(
-    dest: &Path,
-    source: &str,
-    flags: MsFlags,
-    data: &str,
-    copyup: bool,
-) -> anyhow::Result<()> {
-    if !copyup {
-        return mount(Some(source), dest, Some("tmpfs"), flags, Some(data))
-            .with_context(|| format!("mount tmpfs options {data:?}"));
-    }
-    // Fill a tmpfs mounted aside, then move it over the directory.
-    let staging = std::env::temp_dir().join(format!(".rt-copyup-{}", std::process::id()));
-    fs::create_dir(&staging).with_context(|| format!("mkdir {}", staging.display()))?;
-    let result = (|| {
-        mount(Some(source), &staging, Some("tmpfs"), flags, Some(data))
-            .with_context(|| format!("mount tmpfs options {data:?}"))?;
-        copy_tree(dest, &staging).with_context(|| format!("tmpcopyup of {}", dest.display()))?;
-        mount(
-            Some(&staging),
-            dest,
-            None::<&str>,
-            MsFlags::MS_MOVE,
-            None::<&str>,
-        )
-        .context("tmpcopyup: move the tmpfs in place")
-    })();
-    if result.is_err() {
-        let _ = nix::mount::umount2(&staging, nix::mount::MntFlags::MNT_DETACH);
-    }
-    let _ = fs::remove_dir(&staging);
-    result
+fn io(e: rustix::io::Errno) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e.raw_os_error())
 }
 
-/// Copies a directory tree (files, directories, symlinks; modes and owners).
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
-    for entry in fs::read_dir(from).with_context(|| format!("read {}", from.display()))? {
-        let entry = entry?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        let meta = fs::symlink_metadata(&src)?;
-        let kind = meta.file_type();
-        if kind.is_symlink() {
-            symlink(fs::read_link(&src)?, &dst)?;
-        } else if kind.is_dir() {
-            fs::create_dir(&dst)?;
-            copy_tree(&src, &dst)?;
-            fs::set_permissions(&dst, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-        } else if kind.is_file() {
-            fs::copy(&src, &dst)?;
-        } else {
-            // Device nodes, fifos and sockets are not copied.
+/// A readable directory fd for an O_PATH one.
+fn reopen_dir(fd: BorrowedFd<'_>) -> std::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        fd,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io)
+}
+
+fn open_at(dir: BorrowedFd<'_>, name: &CStr, flags: OFlags, mode: u32) -> std::io::Result<OwnedFd> {
+    rustix::fs::openat(
+        dir,
+        name,
+        flags | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )
+    .map_err(io)
+}
+
+/// Copies the directory `from` into `to`: files, directories and symlinks with their
+/// modes and owners (device nodes, fifos and sockets are skipped, as runc's copy).
+fn copy_dir(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> std::io::Result<()> {
+    let dup = rustix::io::fcntl_dupfd_cloexec(from, 0).map_err(io)?;
+    let mut dir = rustix::fs::Dir::new(dup).map_err(io)?;
+    while let Some(entry) = dir.read() {
+        let entry = entry.map_err(io)?;
+        let name: CString = entry.file_name().to_owned();
+        if matches!(name.as_bytes(), b"." | b"..") {
             continue;
         }
-        lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        let st =
+            rustix::fs::statat(from, &*name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).map_err(io)?;
+        let mode = st.st_mode & 0o7777;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(from, &*name, Vec::new()).map_err(io)?;
+                rustix::fs::symlinkat(&*target, to, &*name).map_err(io)?;
+            }
+            FileType::Directory => {
+                rustix::fs::mkdirat(to, &*name, Mode::from_raw_mode(0o700)).map_err(io)?;
+                let src = open_at(from, &name, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
+                let dst = open_at(to, &name, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
+                copy_dir(src.as_fd(), dst.as_fd())?;
+                rustix::fs::fchmod(&dst, Mode::from_raw_mode(mode)).map_err(io)?;
+            }
+            FileType::RegularFile => {
+                let src = open_at(from, &name, OFlags::RDONLY, 0)?;
+                let dst = open_at(
+                    to,
+                    &name,
+                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
+                    0o600,
+                )?;
+                let (mut src, mut dst) = (File::from(src), File::from(dst));
+                std::io::copy(&mut src, &mut dst)?;
+                rustix::fs::fchmod(&dst, Mode::from_raw_mode(mode)).map_err(io)?;
+            }
+            _ => continue,
+        }
+        rustix::fs::chownat(
+            to,
+            &*name,
+            Some(rustix::fs::Uid::from_raw(st.st_uid)),
+            Some(rustix::fs::Gid::from_raw(st.st_gid)),
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(io)?;
     }
     Ok(())
 }
@@ -95,6 +142,9 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::{symlink, MetadataExt};
+    use std::path::Path;
 
     #[test]
     fn copies_files_dirs_and_symlinks() {
@@ -106,7 +156,8 @@ mod tests {
         fs::set_permissions(from.join("sub"), fs::Permissions::from_mode(0o750)).unwrap();
         symlink("sub/file", from.join("link")).unwrap();
         fs::create_dir_all(&to).unwrap();
-        copy_tree(&from, &to).unwrap();
+        let (f, t) = (File::open(&from).unwrap(), File::open(&to).unwrap());
+        copy_dir(f.as_fd(), t.as_fd()).unwrap();
         assert_eq!(fs::read_to_string(to.join("sub/file")).unwrap(), "data");
         assert_eq!(
             fs::read_link(to.join("link")).unwrap(),
@@ -116,4 +167,6 @@ mod tests {
         assert_eq!(mode, 0o750);
         fs::remove_dir_all(&base).unwrap();
     }
+
+    use std::os::unix::fs::PermissionsExt;
 }

@@ -356,8 +356,43 @@ fn guard(arch: TargetArch) -> anyhow::Result<BpfProgram> {
     Ok(prog)
 }
 
+/// Translates the profile for a container process: like [`compile`], with capset(2)
+/// always allowed when the process needs it after its filter is loaded — without
+/// no_new_privs, loading the filter takes CAP_SYS_ADMIN, which the process drops only
+/// afterwards when it is not one of its own capabilities. capset(2) can only lower a
+/// process's capabilities or raise them within its permitted set, so allowing it grants
+/// nothing a profile could have withheld.
+pub fn compile_for(
+    seccomp: &LinuxSeccomp,
+    process: Option<&oci_spec::runtime::Process>,
+) -> anyhow::Result<Program> {
+    let nnp = process.and_then(|p| p.no_new_privileges()) == Some(true);
+    let has_sys_admin = process
+        .and_then(|p| p.capabilities().as_ref())
+        .is_some_and(|c| {
+            let has = |set: &Option<oci_spec::runtime::Capabilities>| {
+                set.as_ref()
+                    .is_some_and(|s| s.contains(&oci_spec::runtime::Capability::SysAdmin))
+            };
+            has(c.effective()) && has(c.permitted())
+        });
+    let always_allow: &[i64] = if !nnp && !has_sys_admin {
+        &[libc::SYS_capset]
+    } else {
+        &[]
+    };
+    compile_allowing(seccomp, always_allow)
+}
+
 /// Translates the profile; errors name the field. Unknown syscall names are skipped.
+/// (The fuzz targets' entry point; rt itself uses [`compile_for`].)
+#[allow(dead_code)]
 pub fn compile(seccomp: &LinuxSeccomp) -> anyhow::Result<Program> {
+    compile_allowing(seccomp, &[])
+}
+
+/// [`compile`], with the syscalls of `always_allow` allowed whatever the profile says.
+fn compile_allowing(seccomp: &LinuxSeccomp, always_allow: &[i64]) -> anyhow::Result<Program> {
     let arch = native_arch()?;
     let default = action(
         seccomp.default_action(),
@@ -463,6 +498,11 @@ pub fn compile(seccomp: &LinuxSeccomp) -> anyhow::Result<Program> {
         ));
     }
 
+    for (_, rules) in &mut groups {
+        for nr in always_allow {
+            rules.remove(nr);
+        }
+    }
     let mut filters = Vec::new();
     if default != Action::Allow {
         // Every syscall some rule with another action matches leaves the default.
@@ -473,6 +513,9 @@ pub fn compile(seccomp: &LinuxSeccomp) -> anyhow::Result<Program> {
                     add(&mut union, *nr, chain.clone());
                 }
             }
+        }
+        for nr in always_allow {
+            add(&mut union, *nr, Chain::Always);
         }
         let blocks_seccomp =
             default != Action::Log && !matches!(union.get(&libc::SYS_seccomp), Some(Chain::Always));
