@@ -32,6 +32,11 @@ pub fn rt_bin() -> PathBuf {
     bin
 }
 
+/// An attack program of tests/security/ (built static by build.rs).
+pub fn attack_program(name: &str) -> PathBuf {
+    Path::new(env!("OUT_DIR")).join(name)
+}
+
 /// The busybox rootfs built by `make bundle`.
 pub fn rootfs() -> PathBuf {
     let rootfs = repo().join("bundles/busybox/rootfs");
@@ -80,6 +85,8 @@ pub struct Env {
     pub cgroup_parent: String,
     pub tmp: PathBuf,
     ids: std::sync::Mutex<Vec<String>>,
+    /// The rt binary this environment runs (default: [`rt_bin`]).
+    bin: Option<PathBuf>,
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -96,7 +103,27 @@ impl Env {
             cgroup_parent: format!("/{}-{name}", run_id()),
             tmp,
             ids: Default::default(),
+            bin: None,
         }
+    }
+
+    /// This environment runs its own copy of the rt binary (returned): the attack tests
+    /// attack a copy, never the build's binary.
+    pub fn use_copy_of_rt(&mut self) -> PathBuf {
+        let copy = self.tmp.join("rt-copy");
+        fs::copy(rt_bin(), &copy).expect("copy the rt binary");
+        // Until every child another test thread forked meanwhile has exec'd, the copy's
+        // write fd lives on in it and the copy cannot run (ETXTBSY): wait for that.
+        for _ in 0..200 {
+            match Command::new(&copy).arg("--version").stdout(Stdio::null()).status() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => break,
+            }
+        }
+        self.bin = Some(copy.clone());
+        copy
     }
 
     /// A container ID unique to this environment.
@@ -171,30 +198,34 @@ impl Env {
     /// `rt --root ROOT ARGS...`. Output goes through files, not pipes: a created
     /// container inherits rt's stdio and would hold a pipe open.
     pub fn rt(&self, args: &[&str]) -> Output {
+        self.try_rt(args).expect("run rt")
+    }
+
+    /// [`Env::rt`], with a failure to start rt returned (a binary being written is busy).
+    pub fn try_rt(&self, args: &[&str]) -> std::io::Result<Output> {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let out_path = self.tmp.join(format!(".out-{n}"));
         let err_path = self.tmp.join(format!(".err-{n}"));
-        let out_file = fs::File::create(&out_path).expect("create stdout file");
-        let err_file = fs::File::create(&err_path).expect("create stderr file");
+        let out_file = fs::File::create(&out_path)?;
+        let err_file = fs::File::create(&err_path)?;
         let status = self
             .rt_cmd(args)
             .stdin(Stdio::null())
             .stdout(out_file)
             .stderr(err_file)
-            .status()
-            .expect("run rt");
-        let output = Output {
+            .status();
+        let output = status.map(|status| Output {
             status,
             stdout: fs::read(&out_path).unwrap_or_default(),
             stderr: fs::read(&err_path).unwrap_or_default(),
-        };
+        });
         let _ = fs::remove_file(&out_path);
         let _ = fs::remove_file(&err_path);
         output
     }
 
     pub fn rt_cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(rt_bin());
+        let mut cmd = Command::new(self.bin.clone().unwrap_or_else(rt_bin));
         cmd.arg("--root").arg(&self.root).args(args);
         cmd
     }
@@ -306,7 +337,14 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         for id in self.ids.lock().map(|v| v.clone()).unwrap_or_default() {
-            let _ = self.rt(&["delete", "--force", &id]);
+            if self.try_rt(&["delete", "--force", &id]).is_err() {
+                // Not even rt could be run: still clean up with the build's binary.
+                let _ = Command::new(rt_bin())
+                    .arg("--root")
+                    .arg(&self.root)
+                    .args(["delete", "--force", &id])
+                    .status();
+            }
         }
         remove_cgroup_tree(&self.cgroup_parent);
         let _ = fs::remove_dir_all(&self.tmp);
