@@ -523,7 +523,8 @@ fn only_the_containers_own_namespaced_sysctls_are_written() {
         host("/proc/sys/kernel/core_pattern"),
         host("/proc/sys/net/ipv4/ip_forward"),
     );
-    let cases: Vec<(&str, &str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, &str, Edit, &str)> = vec![
         (
             "vm.swappiness",
             "1",
