@@ -19,7 +19,6 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use rt_tests::*;
@@ -249,12 +248,7 @@ fn rt_with_leaked_dir(env: &Env, dir: &Path, args: &[&str]) -> std::process::Out
             Ok(())
         });
     }
-    let out = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run rt");
+    let out = env.output_of(cmd).expect("run rt");
     drop(dirfd);
     out
 }

@@ -115,7 +115,11 @@ impl Env {
         // Until every child another test thread forked meanwhile has exec'd, the copy's
         // write fd lives on in it and the copy cannot run (ETXTBSY): wait for that.
         for _ in 0..200 {
-            match Command::new(&copy).arg("--version").stdout(Stdio::null()).status() {
+            match Command::new(&copy)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .status()
+            {
                 Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
                     std::thread::sleep(Duration::from_millis(10))
                 }
@@ -203,13 +207,19 @@ impl Env {
 
     /// [`Env::rt`], with a failure to start rt returned (a binary being written is busy).
     pub fn try_rt(&self, args: &[&str]) -> std::io::Result<Output> {
+        self.output_of(self.rt_cmd(args))
+    }
+
+    /// Runs `cmd` (an rt command line) with stdin closed and stdout/stderr collected
+    /// through files, not pipes: a created container inherits rt's stdio and would hold a
+    /// pipe open.
+    pub fn output_of(&self, mut cmd: Command) -> std::io::Result<Output> {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let out_path = self.tmp.join(format!(".out-{n}"));
         let err_path = self.tmp.join(format!(".err-{n}"));
         let out_file = fs::File::create(&out_path)?;
         let err_file = fs::File::create(&err_path)?;
-        let status = self
-            .rt_cmd(args)
+        let status = cmd
             .stdin(Stdio::null())
             .stdout(out_file)
             .stderr(err_file)

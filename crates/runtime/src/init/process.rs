@@ -124,13 +124,8 @@ pub fn find_executable(program: &str, env: &[String]) -> anyhow::Result<PathBuf>
 /// Switches to the spec's user and groups, keeping capabilities across the uid change.
 pub fn switch_user(process: &Process) -> anyhow::Result<()> {
     let user = process.user();
-    let gids: Vec<Gid> = user
-        .additional_gids()
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
+    let listed = user.additional_gids().as_deref().unwrap_or(&[]);
+    let gids: Vec<Gid> = listed.iter().map(|g| Gid::from_raw(*g)).collect();
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
     // A user namespace whose gid_map an unprivileged user wrote has setgroups denied (the
@@ -138,10 +133,10 @@ pub fn switch_user(process: &Process) -> anyhow::Result<()> {
     let denied = super::procfs::read_self("setgroups").is_ok_and(|s| s.trim() == "deny");
     if !denied {
         setgroups(&gids)
-            .with_context(|| format!("process.user.additionalGids {gids:?}: setgroups"))?;
+            .with_context(|| format!("process.user.additionalGids {listed:?}: setgroups"))?;
     } else if !gids.is_empty() {
         bail!(
-            "process.user.additionalGids {gids:?}: setgroups is denied in this user namespace \
+            "process.user.additionalGids {listed:?}: setgroups is denied in this user namespace \
              (rootless with a single-gid mapping; map subordinate gids with newgidmap)"
         );
     }
