@@ -297,6 +297,7 @@ if [ -n "${CRI_HOLD:-}" ]; then # debugging aid: containerd stays up for a clien
     wait $! || true
     exit 0
 fi
+: >"$W/client.out"
 # In the background, so that a signal to this script ends the run (and the trap cleans up)
 # without waiting for the client.
 "$CLIENT" --socket "$SOCK" --dir "$W" --cgroup-parent "$CGROUP_PARENT" \

@@ -42,6 +42,25 @@ pub fn unified() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
+/// The real uid of process PID (from /proc), or why not.
+fn uid_of(pid: u64) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_else(|| format!("(no pid {pid})"))
+}
+
+/// The command name of process PID.
+fn comm_of(pid: u64) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// A cgroup directory on the host, of CONTROLLER on v1.
 pub fn cgroup_dir(controller: &str, path: &str) -> PathBuf {
     if unified() {
@@ -188,15 +207,25 @@ impl<'a> Flow<'a> {
             },
         );
         let pid = info["pid"].as_u64().unwrap_or(0);
-        let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("Uid:"))
-                    .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-            })
-            .unwrap_or_else(|| format!("(no pid: {pid})"));
-        // The pause image's USER 65535:65535.
+        // The pause image's USER 65535:65535. rt's init changes user after `rt start` has
+        // returned (runc's before it waits for start), so right after RunPodSandbox the
+        // pause process may still be rt's code as root for a moment: wait a little.
+        let mut uid = uid_of(pid);
+        let first = (uid.clone(), comm_of(pid), Instant::now());
+        let end = first.2 + Duration::from_secs(2);
+        while uid != "65535" && Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            uid = uid_of(pid);
+        }
+        if first.0 != "65535" {
+            eprintln!(
+                "--- {prefix}: right after RunPodSandbox the pause process ({}) was uid {} \
+                 for {:?} more",
+                first.1,
+                first.0,
+                first.2.elapsed()
+            );
+        }
         self.checks
             .expect_eq(&format!("{prefix}.pause-uid"), 65535, uid);
         Ok((id, config))
