@@ -3,6 +3,7 @@
 # as the kubelet drives it), and the same flow on runc for reference.
 #
 #   tests/cri/run.sh [RT]        (as root; RT defaults to target/debug/rt)
+#   make test-cri-v2             (the same inside the cgroup v2 qemu guest, tests/guest/)
 #
 # Installs containerd, runc, containernetworking-plugins and protobuf-compiler from Debian when
 # missing; builds the client (target/cri) and lints it; builds a pause image (tests/cri/pause.c,
@@ -76,6 +77,9 @@ if [ -z "$CLIENT" ]; then
     CLIENT=$TARGET_DIR/debug/rt-cri
 fi
 [ -x "$CLIENT" ] || die "no client at $CLIENT"
+# CRI_PREPARE_ONLY=1: the packages and the client only (before a run in the v2 guest, which
+# has no network and where cargo would be slow).
+[ -z "${CRI_PREPARE_ONLY:-}" ] || exit 0
 
 # ---------------------------------------------------------------- workspace and cleanup
 W=$(mktemp -d /tmp/rt-cri.XXXXXX)
@@ -310,7 +314,10 @@ rc=0
 wait "$CLIENT_PID" || rc=$?
 CLIENT_PID=
 wait "$TAIL_PID" 2>/dev/null || true
-cp "$W/client.out" "$TARGET_DIR/latest.txt" 2>/dev/null || true
+if [ -d "$TARGET_DIR" ]; then
+    cp "$W/client.out" "$TARGET_DIR/latest.txt"
+    cp "$W/containerd.log" "$TARGET_DIR/containerd.log"
+fi
 if [ "$rc" != 0 ]; then
     echo "--- containerd.log (last 40 lines)" >&2
     tail -n 40 "$W/containerd.log" >&2
