@@ -9,7 +9,7 @@ BUNDLE  := bundles/busybox
 ROOTFS  := $(BUNDLE)/rootfs
 PREFIX  ?= /usr/local
 
-.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest guest-selftest test-engines test-soak fuzz test-systemd
+.PHONY: all build build-debug bundle run test test-unit test-host test-v2 lint fmt bench install clean guest guest-selftest test-engines test-cri test-cri-v2 test-soak fuzz test-systemd
 
 all: build
 
@@ -36,7 +36,7 @@ run: build bundle
 	cd $(BUNDLE) && ../../$(RT) run rt-demo-$$$$
 
 # The whole suite: unit tests, real containers on this host, the cgroup v2 guest.
-test: lint test-unit test-host test-soak test-v2 test-systemd test-engines
+test: lint test-unit test-host test-soak test-v2 test-systemd test-engines test-cri
 
 test-unit:
 	$(CARGO) test --workspace --lib --bins
@@ -83,6 +83,22 @@ test-systemd: bundle build-debug guest
 # directory, removed afterwards.
 test-engines: bundle build-debug
 	tests/engines/run.sh $(RT_DEBUG)
+
+# Kubernetes' path: containerd's CRI plugin with the runtime handlers rt and runc, driven by a
+# Rust CRI client (tests/cri/, its own workspace: no other tier compiles tonic) as the kubelet
+# would; the same flow on both, compared, and each call's latency side by side
+# (tests/cri/README.md). Installs containerd, runc, containernetworking-plugins and
+# protobuf-compiler when missing; lints and builds the client into target/cri.
+test-cri: bundle build-debug
+	tests/cri/run.sh $(RT_DEBUG)
+
+# The same CRI flow (one round) inside the cgroup-v2-only qemu guest: packages and the client
+# are prepared on the host first (the guest has no network). Not in `make test`: about 5
+# minutes under emulation.
+test-cri-v2: bundle build-debug guest
+	CRI_PREPARE_ONLY=1 tests/cri/run.sh $(RT_DEBUG)
+	RT_GUEST_TIMEOUT=1500 tests/guest/run.sh -- env CRI_CLIENT=$(CURDIR)/target/cri/debug/rt-cri \
+	  CRI_ROUNDS=1 tests/cri/run.sh $(CURDIR)/$(RT_DEBUG)
 
 lint:
 	$(CARGO) fmt --all -- --check

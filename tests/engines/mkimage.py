@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
 """Builds an OCI image archive (oci-archive: an OCI image layout in a tar) from a rootfs tarball.
 
-    mkimage.py ROOTFS.tar OUT.tar NAME:TAG
+    mkimage.py ROOTFS.tar OUT.tar NAME:TAG [--entrypoint PATH]... [--user UID:GID]
 
-One uncompressed layer (the tarball as is), a config with PATH and /bin/sh, an index whose
-manifest carries both the OCI ref name and containerd's image name annotation, so
-`ctr image import OUT.tar` registers NAME:TAG. Standard library only.
+One uncompressed layer (the tarball as is), a config with PATH and /bin/sh (or the given
+entrypoint and user, as a pause image has), an index whose manifest carries both the OCI ref
+name and containerd's image name annotation, so `ctr image import OUT.tar` registers NAME:TAG.
+Standard library only.
 """
 
+import argparse
 import hashlib
 import io
 import json
 import os
 import platform
-import sys
 import tarfile
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
@@ -35,17 +36,29 @@ def add(out, name, data):
 
 
 def main():
-    rootfs_tar, out_path, name = sys.argv[1:4]
+    parser = argparse.ArgumentParser(description="an OCI image archive from a rootfs tarball")
+    parser.add_argument("rootfs_tar")
+    parser.add_argument("out_path")
+    parser.add_argument("name", help="NAME:TAG")
+    parser.add_argument("--entrypoint", action="append", default=[],
+                        help="one argument of the entrypoint (repeat for more); no Cmd then")
+    parser.add_argument("--user", help="the image's default user, UID[:GID]")
+    args = parser.parse_args()
+    rootfs_tar, out_path, name = args.rootfs_tar, args.out_path, args.name
     with open(rootfs_tar, "rb") as f:
         layer = f.read()
     arch = ARCH.get(platform.machine(), platform.machine())
+    image_config = {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}
+    if args.entrypoint:
+        image_config["Entrypoint"] = args.entrypoint
+    else:
+        image_config["Cmd"] = ["/bin/sh"]
+    if args.user:
+        image_config["User"] = args.user
     config = {
         "architecture": arch,
         "os": "linux",
-        "config": {
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": ["/bin/sh"],
-        },
+        "config": image_config,
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
     }
     with tarfile.open(out_path, "w") as out:
