@@ -204,7 +204,6 @@ impl ContainerDir {
         })
     }
 
-    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
