@@ -5,7 +5,7 @@
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context};
 
@@ -81,7 +81,13 @@ pub fn checkpoint(store: &Store, id: &str, opts: &CheckpointOptions) -> anyhow::
                 parent.display()
             );
         }
-        let real = opts.image_path.join(parent);
+        // CRIU links `parent` in the image directory to it; the image directory may not
+        // exist yet (it is made below), so resolve its `..` by name then.
+        let real = if opts.image_path.is_dir() {
+            opts.image_path.join(parent)
+        } else {
+            lexical_join(opts.image_path, parent)
+        };
         if !real.is_dir() {
             bail!(
                 "--parent-path {}: {} is not a directory (the images of a pre-dump)",
@@ -152,7 +158,7 @@ pub fn checkpoint(store: &Store, id: &str, opts: &CheckpointOptions) -> anyhow::
     } else {
         ReqType::Dump
     };
-    let mut session = opts.criu.start(false)?;
+    let mut session = opts.criu.start()?;
     let result = session.call(&Req::new(typ, Some(o)), |_, _| Ok(()));
     // CRIU stays for more requests after a pre-dump; closing the socket ends it.
     let status = session.finish();
@@ -183,9 +189,24 @@ pub fn checkpoint(store: &Store, id: &str, opts: &CheckpointOptions) -> anyhow::
         .with_context(|| format!("container {id}: delete it after the dump"))
 }
 
+/// `base/rel` with `.` and `..` taken by name.
+fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in base.join(rel).components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// A pre-dump needs the kernel's memory change tracking (soft-dirty bits).
 fn check_memory_tracking(criu: &Criu) -> anyhow::Result<()> {
-    let mut session = criu.start(false)?;
+    let mut session = criu.start()?;
     let req = Req {
         features: Some(Features {
             mem_track: Some(true),
@@ -200,4 +221,21 @@ fn check_memory_tracking(criu: &Criu) -> anyhow::Result<()> {
         bail!("--pre-dump: this kernel cannot track memory changes (CRIU's mem_track feature)");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_paths_resolve_by_name() {
+        assert_eq!(
+            lexical_join(Path::new("/a/b/images"), Path::new("../parent")),
+            Path::new("/a/b/parent")
+        );
+        assert_eq!(
+            lexical_join(Path::new("rel/images"), Path::new("./../../p")),
+            Path::new("p")
+        );
+    }
 }

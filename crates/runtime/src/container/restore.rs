@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use cgroups::{Cgroup, Pid, Resources};
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{mount, MsFlags};
+use nix::sched::CloneFlags;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::checkpoint::{config_file, open_dir};
@@ -27,7 +28,8 @@ use crate::state::{ContainerDir, State, Store};
 pub const RESTORE_LOG: &str = "restore.log";
 
 /// CRIU wants the root to be a mount point whose parent is not overmounted: the rootfs is
-/// bound here, in the container's state directory, while CRIU works (as runc does).
+/// bound here, in the container's state directory, while CRIU works (as runc does, but in
+/// CRIU's own mount namespace: see `PrivateMounts`).
 const CRIU_ROOT: &str = "criu-root";
 
 /// The options of `rt restore` (runc's names).
@@ -53,15 +55,13 @@ pub struct RestoreOptions<'a> {
 struct Undo {
     dir: Option<ContainerDir>,
     cgroup: Option<Cgroup>,
+    /// The mount point made for CRIU (bound in its namespace only).
     root: Option<PathBuf>,
 }
 
 impl Undo {
-    fn unmount_root(&mut self) {
+    fn remove_root(&mut self) {
         if let Some(root) = self.root.take() {
-            if let Err(e) = umount2(&root, MntFlags::MNT_DETACH) {
-                logging::warn(&format!("unmount {}: {e}", root.display()));
-            }
             let _ = fs::remove_dir(&root);
         }
     }
@@ -75,9 +75,63 @@ impl Drop for Undo {
                 logging::warn(&format!("clean up cgroup {}: {e}", cg.path().display()));
             }
         }
-        self.unmount_root();
+        self.remove_root();
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
+        }
+    }
+}
+
+/// rt in a mount namespace of its own (a slave of the one it came from) while it sets CRIU
+/// up: the rootfs bound where CRIU wants its root, and the image and work directories CRIU
+/// opens through rt's fds (/proc/RT/fd/N), then belong to the namespace CRIU runs in. So
+/// CRIU can mount in its work directory (its cgroup yard), nothing of it shows on the host,
+/// and all of it goes with CRIU whatever becomes of rt. rt goes back as soon as CRIU runs,
+/// before any hook: hooks run in the runtime's namespace.
+struct PrivateMounts {
+    host: Option<File>,
+    cwd: File,
+}
+
+impl PrivateMounts {
+    fn enter() -> anyhow::Result<PrivateMounts> {
+        let host = File::open("/proc/self/ns/mnt").context("open /proc/self/ns/mnt")?;
+        let cwd = File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(".")
+            .context("open the current directory")?;
+        nix::sched::unshare(CloneFlags::CLONE_NEWNS).context("a mount namespace for criu")?;
+        let mounts = PrivateMounts {
+            host: Some(host),
+            cwd,
+        };
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .context("make criu's mount namespace a slave")?;
+        Ok(mounts)
+    }
+
+    /// Back to the original mount namespace and working directory.
+    fn leave(&mut self) -> anyhow::Result<()> {
+        let Some(host) = self.host.take() else {
+            return Ok(());
+        };
+        nix::sched::setns(&host, CloneFlags::CLONE_NEWNS)
+            .context("return to rt's mount namespace")?;
+        nix::unistd::fchdir(self.cwd.as_raw_fd()).context("return to the current directory")
+    }
+}
+
+impl Drop for PrivateMounts {
+    fn drop(&mut self) {
+        if let Err(e) = self.leave() {
+            logging::warn(&format!("{e:#}"));
         }
     }
 }
@@ -92,15 +146,9 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
             inventory.display()
         );
     }
-    let images = File::options()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(opts.image_path)
-        .with_context(|| format!("--image-path {}", opts.image_path.display()))?;
-    let work = opts
-        .work_path
-        .map(|w| open_dir(w, "--work-path"))
-        .transpose()?;
+    if let Some(w) = opts.work_path {
+        drop(open_dir(w, "--work-path")?);
+    }
     let log = opts.work_path.unwrap_or(opts.image_path).join(RESTORE_LOG);
 
     let signals = if opts.detach {
@@ -132,6 +180,19 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
     let cgroup = &*undo.cgroup.insert(cgroup);
     criu_spec::make_mountpoints(&bundle)?;
 
+    // Opened here, in rt's mount namespace: CRIU hands them to the restored process.
+    let namespaces = criu_spec::restore_namespaces(&bundle)?;
+    let stdio = criu_spec::inherited_stdio(opts.image_path)?;
+    let mut mounts = PrivateMounts::enter()?;
+    let images = File::options()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(opts.image_path)
+        .with_context(|| format!("--image-path {}", opts.image_path.display()))?;
+    let work = opts
+        .work_path
+        .map(|w| open_dir(w, "--work-path"))
+        .transpose()?;
     let root = dir.path().join(CRIU_ROOT);
     fs::create_dir(&root).with_context(|| format!("mkdir {}", root.display()))?;
     undo.root = Some(root.clone());
@@ -142,15 +203,8 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .with_context(|| {
-        format!(
-            "root.path: bind {} on {}",
-            bundle.rootfs.display(),
-            root.display()
-        )
-    })?;
+    .with_context(|| format!("root.path: bind {} for criu", bundle.rootfs.display()))?;
 
-    let namespaces = criu_spec::restore_namespaces(&bundle)?;
     let annotations = spec.annotations().clone().unwrap_or_default();
     let mut o = Opts {
         images_dir_fd: images.as_raw_fd(),
@@ -180,11 +234,11 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
     if criu_spec::masks_paths(spec) {
         o.ext_mnt.push(("/dev/null".into(), "/dev/null".into()));
     }
-    let stdio = criu_spec::inherited_stdio(opts.image_path)?;
     o.inherit_fd = stdio.inherit.clone();
     o.inherit_fd.extend(namespaces.inherit.iter().cloned());
 
-    let mut session = opts.criu.start(true)?;
+    let mut session = opts.criu.start_with_stdio()?;
+    mounts.leave()?;
     // CRIU works in the container's cgroup (with its limits, as runc has it), and puts the
     // restored tasks there: the images' cgroup root becomes this one.
     let criu_pid = Pid(session.pid());
@@ -280,8 +334,8 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
         super::write_pid_file(pid_file, pid)?;
     }
     dir.save(&state)?;
-    // The restored mount namespace has its own copy; the host's is not needed any more.
-    undo.unmount_root();
+    // Only CRIU's mount namespace (gone with it) had the rootfs bound there.
+    undo.remove_root();
 
     // Success: keep everything.
     undo.cgroup = None;

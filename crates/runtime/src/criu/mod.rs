@@ -97,9 +97,18 @@ impl Criu {
         Ok(Criu { bin })
     }
 
-    /// Starts `criu swrk`. `inherit_stdio`: CRIU gets rt's stdin, stdout and stderr (a
-    /// restore hands them to the restored process); otherwise /dev/null.
-    pub fn start(&self, inherit_stdio: bool) -> anyhow::Result<Session> {
+    /// Starts `criu swrk` for a dump: stdin, stdout and stderr /dev/null.
+    pub fn start(&self) -> anyhow::Result<Session> {
+        self.spawn(false)
+    }
+
+    /// Starts `criu swrk` for a restore: CRIU gets rt's stdin, stdout and stderr, which it
+    /// hands to the restored process where the dumped one had stdio from outside.
+    pub fn start_with_stdio(&self) -> anyhow::Result<Session> {
+        self.spawn(true)
+    }
+
+    fn spawn(&self, inherit_stdio: bool) -> anyhow::Result<Session> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
