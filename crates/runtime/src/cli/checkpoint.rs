@@ -138,3 +138,50 @@ pub fn run(root: &Path, criu: &Path, args: &Args) -> anyhow::Result<()> {
     };
     container::checkpoint(&Store::new(root), id, &opts)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+    use super::CgroupsMode;
+
+    #[test]
+    fn runcs_flags_parse_and_a_repeated_flag_counts_once() {
+        // podman 4.3 passes --leave-running twice.
+        let cli = Cli::try_parse_from([
+            "rt",
+            "checkpoint",
+            "--image-path",
+            "/i",
+            "--leave-running",
+            "--leave-running",
+            "--manage-cgroups-mode",
+            "ignore",
+            "c1",
+        ])
+        .unwrap();
+        let Command::Checkpoint(args) = cli.command else {
+            panic!("not checkpoint");
+        };
+        assert!(args.leave_running && !args.help);
+        assert_eq!(args.manage_cgroups_mode, Some(CgroupsMode::Ignore));
+        assert_eq!(args.id.as_deref(), Some("c1"));
+        // --help needs no ID; without --help the ID is required.
+        assert!(Cli::try_parse_from(["rt", "checkpoint", "--help"]).is_ok());
+        assert!(Cli::try_parse_from(["rt", "checkpoint"]).is_err());
+        let cli = Cli::try_parse_from([
+            "rt",
+            "restore",
+            "-d",
+            "-d",
+            "-b",
+            "/b",
+            "--pid-file",
+            "/p",
+            "c1",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Restore(ref a) if a.detach && a.id == "c1"));
+    }
+}

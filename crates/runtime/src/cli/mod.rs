@@ -116,9 +116,11 @@ pub enum Command {
     Monitor(monitor::Args),
     /// Checkpoint a running container with CRIU (it is gone afterwards unless
     /// --leave-running or --pre-dump).
-    #[command(disable_help_flag = true)]
+    // A flag given twice counts once (podman 4.3 passes `--leave-running` twice).
+    #[command(disable_help_flag = true, args_override_self = true)]
     Checkpoint(checkpoint::Args),
     /// Restore a container from a checkpoint with CRIU; wait for it unless --detach.
+    #[command(args_override_self = true)]
     Restore(restore::Args),
 }
 
