@@ -65,8 +65,14 @@ fn create_start_kill_delete() {
     // Killing a stopped container is an error, as runc; `kill --all` of it succeeds (runc;
     // containerd's shim sends it after every exit and fails the task otherwise).
     assert_fails_with(&env.rt(&["kill", &id]), "container not running");
-    assert_ok(&env.rt(&["kill", "--all", &id, "KILL"]), "kill --all of a stopped container");
-    assert_ok(&env.rt(&["kill", "-a", &id]), "kill -a of a stopped container");
+    assert_ok(
+        &env.rt(&["kill", "--all", &id, "KILL"]),
+        "kill --all of a stopped container",
+    );
+    assert_ok(
+        &env.rt(&["kill", "-a", &id]),
+        "kill -a of a stopped container",
+    );
 
     assert_ok(&env.rt(&["delete", &id]), "delete");
     env.assert_clean(&id, Some(&bundle));

@@ -11,7 +11,10 @@ pub fn kill(container: &Container, signal: i32, all: bool) -> anyhow::Result<()>
     // nothing) and succeeds; containerd's shim sends it after every exit and treats a
     // failure as fatal. A single signal to a stopped init is an error.
     if status == Status::Stopped && !all {
-        bail!("cannot kill container {}: container not running", container.id());
+        bail!(
+            "cannot kill container {}: container not running",
+            container.id()
+        );
     }
     if status == Status::Stopped {
         if let Some(cg) = container.cgroup() {
