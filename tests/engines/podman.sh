@@ -121,3 +121,6 @@ PERR=$(pm inspect --format '{{.Id}}' perr 2>/dev/null || true)
 expect_match podman-error-json-log '^\{.*"level": *"error".*"msg": *".*nonexistent-binary' \
     "$(cat "$W/podman/runroot/overlay-containers/$PERR/userdata/oci-log" 2>&1)"
 pm rm -f -t 0 perr >/dev/null 2>&1 || true
+
+# ---- checkpoint / restore (CRIU): its own file, also run alone in the cgroup v2 guest
+. "$HERE/podman-checkpoint.sh"

@@ -3,7 +3,8 @@
 # docker (dockerd -> that containerd -> the shim) drive rt unchanged.
 #
 #   tests/engines/run.sh [RT]        (as root; RT defaults to target/debug/rt)
-#   ENGINES="podman containerd docker" selects the engines (default: all three).
+#   ENGINES="podman containerd docker" selects the engines (default: all three);
+#   ENGINES=podman-checkpoint runs only podman's checkpoint/restore checks.
 #
 # Installs podman, containerd and docker.io from Debian when missing, configures each in a
 # temporary directory of its own (storage, state, sockets; no network; cgroupfs), starts the
@@ -50,7 +51,7 @@ apt_install() {
 }
 for engine in $ENGINES; do
     case $engine in
-    podman)
+    podman | podman-checkpoint)
         command -v podman >/dev/null && command -v conmon >/dev/null || apt_install podman
         ;;
     containerd)
@@ -282,6 +283,12 @@ for engine in $ENGINES; do
     podman)
         write_podman_conf
         . "$HERE/podman.sh"
+        ;;
+    podman-checkpoint)
+        # podman's checkpoint/restore checks alone (make test-engines runs them in the
+        # cgroup v2 guest, where CRIU works).
+        write_podman_conf
+        . "$HERE/podman-checkpoint.sh"
         ;;
     containerd)
         start_containerd && . "$HERE/containerd.sh"

@@ -95,6 +95,17 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
+# criu, for the checkpoint/restore tests (tests/checkpoint.rs, tests/engines/podman-checkpoint.sh).
+# The guest runs the host's root, so it is installed on the host, from Debian (a host kernel
+# newer than that CRIU knows fails `criu check` there; the guest's Debian kernel passes it).
+if ! command -v criu >/dev/null; then
+    log "installing criu from Debian (for the checkpoint/restore tests in the guest)"
+    ensure_apt_lists
+    apt-get "${apt_opts[@]}" install -y --no-install-recommends criu >/dev/null ||
+        { apt_update_once && apt-get "${apt_opts[@]}" install -y --no-install-recommends criu >/dev/null; } ||
+        log "WARNING: cannot install criu: the checkpoint/restore tests will fail in the guest"
+fi
+
 # Fast path: everything present and no --refresh.
 if ((!refresh)) && [[ -f $cache/guest.env ]]; then
     # shellcheck source=/dev/null

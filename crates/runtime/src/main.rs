@@ -6,6 +6,7 @@ mod bundle;
 mod cli;
 mod console;
 mod container;
+mod criu;
 mod hooks;
 mod init;
 mod logging;

@@ -225,7 +225,6 @@ impl ContainerDir {
         })
     }
 
-    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -2,6 +2,7 @@
 //!
 //! Subcommand files parse and print; `container/` decides what happens.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -12,6 +13,7 @@ mod list;
 mod monitor;
 mod pause;
 mod ps;
+mod restore;
 mod resume;
 mod run;
 mod spec;
@@ -58,6 +60,9 @@ pub struct Cli {
     /// use cgroupfs.
     #[arg(long = "cgroup-manager", global = true, value_enum, hide = true)]
     pub cgroup_manager: Option<CgroupManager>,
+    /// The CRIU binary for checkpoint and restore (a name is looked up in $PATH).
+    #[arg(long, global = true, value_name = "PATH", default_value = crate::criu::DEFAULT_BIN)]
+    pub criu: PathBuf,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -110,6 +115,14 @@ pub enum Command {
     Update(update::Args),
     /// Serve Prometheus metrics of every container under --root.
     Monitor(monitor::Args),
+    /// Checkpoint a running container with CRIU (it is gone afterwards unless
+    /// --leave-running or --pre-dump).
+    // A flag given twice counts once (podman 4.3 passes `--leave-running` twice).
+    #[command(disable_help_flag = true, args_override_self = true)]
+    Checkpoint(checkpoint::Args),
+    /// Restore a container from a checkpoint with CRIU; wait for it unless --detach.
+    #[command(args_override_self = true)]
+    Restore(restore::Args),
 }
 
 impl Cli {
@@ -165,6 +178,8 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Events(args) => events::run(root, args).map(|()| 0),
         Command::Update(args) => update::run(root, args).map(|()| 0),
         Command::Monitor(args) => monitor::run(root, args).map(|()| 0),
+        Command::Checkpoint(args) => checkpoint::run(root, &cli.criu, args).map(|()| 0),
+        Command::Restore(args) => restore::run(root, &cli.criu, args),
     }
 }
 

@@ -2,7 +2,9 @@
 //! call: no live init (or a recycled pid) -> stopped; exec fifo present -> created;
 //! frozen cgroup -> paused; otherwise running.
 
+mod checkpoint;
 mod create;
+mod criu_spec;
 mod delete;
 mod device_rules;
 mod events;
@@ -10,6 +12,7 @@ mod exec;
 mod kill;
 mod pause;
 mod proc;
+mod restore;
 mod rootless;
 mod start;
 pub mod systemd_cgroup;
@@ -26,6 +29,7 @@ use serde::Serialize;
 
 use crate::state::{ContainerDir, State, Store};
 
+pub use checkpoint::{checkpoint, CheckpointOptions};
 pub use create::{create, socket_activation_fds, write_pid_file, CreateOptions, CRASH_AT_ENV};
 pub use delete::delete;
 pub use events::{cgroup_stats, oom_killed, oom_kills, processes, stats, watch, Event};
@@ -33,6 +37,7 @@ pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use pause::{pause, resume};
 pub use proc::stat as proc_stat;
+pub use restore::{restore, RestoreOptions};
 pub use start::start;
 pub use update::update;
 pub use wait::run_foreground;

@@ -212,7 +212,7 @@ fn reap(pid: i32) -> Option<i32> {
 
 /// After the init died of SIGKILL: one line on stderr when the kernel's OOM killer did it
 /// (the container's cgroup, still there until delete, counted an OOM kill).
-fn report_oom(store: &Store, id: &str) {
+pub(super) fn report_oom(store: &Store, id: &str) {
     let Ok(container) = super::Container::load(store, id) else {
         return;
     };

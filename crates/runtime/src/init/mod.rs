@@ -21,7 +21,7 @@ pub mod lsm;
 pub mod mount_api;
 pub mod mount_options;
 mod mounts;
-mod path;
+pub mod path;
 mod process;
 pub mod procfs;
 mod rootfs;
