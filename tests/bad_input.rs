@@ -387,14 +387,19 @@ fn config_cases() -> Vec<Case> {
             needle: "linux.uidMappings: mappings need a user namespace",
         },
         Case {
-            name: "joining a user namespace by path",
+            name: "mappings with a user namespace joined by path",
             edit: |c| {
                 c["linux"]["namespaces"]
                     .as_array_mut()
                     .unwrap()
-                    .push(json!({ "type": "user", "path": "/proc/1/ns/user" }))
+                    .push(json!({ "type": "user", "path": "/proc/1/ns/user" }));
+                set(
+                    c,
+                    "/linux/uidMappings",
+                    json!([{ "containerID": 0, "hostID": 100000, "size": 1 }]),
+                )
             },
-            needle: "linux.namespaces[6]: joining a user namespace",
+            needle: "linux.uidMappings: a user namespace joined by path (linux.namespaces[6]) has its mappings already",
         },
         // Capabilities, seccomp, hooks.
         Case {
@@ -490,14 +495,14 @@ fn config_cases() -> Vec<Case> {
         },
         // Other kernel interfaces.
         Case {
-            name: "user namespace joined by path",
+            name: "user namespace path that is no namespace",
             edit: |c| {
                 c["linux"]["namespaces"]
                     .as_array_mut()
                     .unwrap()
-                    .push(json!({ "type": "user", "path": "/proc/1/ns/user" }))
+                    .push(json!({ "type": "user", "path": "/etc/passwd" }))
             },
-            needle: "joining a user namespace by path is not supported",
+            needle: "linux.namespaces: join the user namespace /etc/passwd",
         },
         Case {
             name: "time offsets without a time namespace",
@@ -530,7 +535,7 @@ fn config_cases() -> Vec<Case> {
             edit: |c| {
                 c["linux"]["namespaces"].as_array_mut().unwrap().remove(4);
             },
-            needle: "a mount namespace is required",
+            needle: "linux.maskedPaths: needs a mount namespace",
         },
         Case {
             name: "sysctl key with a slash and dots",

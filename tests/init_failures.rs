@@ -156,8 +156,8 @@ fn rows() -> Vec<Row> {
                     }),
                 )
             },
-            fails: Fails::Start,
-            needle: "its init died before it could run its process",
+            fails: Fails::Create,
+            needle: "linux.seccomp: the profile kills execve(2): the container's process could never start",
             rt_env: &[],
             without_sys_boot: false,
         },

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 /// One mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The mount's id (field 1), unique while it is mounted.
+    pub id: u64,
     /// The directory of the filesystem the mount shows as its root (field 4).
     pub root: PathBuf,
     /// Where it is mounted (field 5).
@@ -22,12 +24,14 @@ pub fn parse(text: &str) -> impl Iterator<Item = Entry> + '_ {
     text.lines().filter_map(|line| {
         let (pre, post) = line.split_once(" - ")?;
         let mut pre = pre.split(' ');
-        let root = pre.nth(3)?;
+        let id = pre.next()?.parse().ok()?;
+        let root = pre.nth(2)?;
         let mount_point = pre.next()?;
         let mut post = post.split(' ');
         let fs_type = post.next()?;
         let super_options = post.nth(1)?;
         Some(Entry {
+            id,
             root: PathBuf::from(unescape(root)),
             mount_point: PathBuf::from(unescape(mount_point)),
             fs_type: fs_type.to_string(),
@@ -74,6 +78,7 @@ mod tests {
                     garbage\n";
         let v: Vec<Entry> = parse(text).collect();
         assert_eq!(v.len(), 2);
+        assert_eq!((v[0].id, v[1].id), (36, 40));
         assert_eq!(v[0].mount_point, PathBuf::from("/sys/fs/cgroup/memory"));
         assert_eq!(v[0].fs_type, "cgroup");
         assert_eq!(v[0].super_options, "rw,memory");

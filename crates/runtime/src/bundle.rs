@@ -130,10 +130,19 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
             );
         }
         match ns.typ() {
+            // A namespace joined by path has its mappings already.
             LinuxNamespaceType::User if ns.path().is_some() => {
-                bail!(
-                    "linux.namespaces[{i}]: joining a user namespace by path is not supported yet"
-                )
+                for (field, maps) in [
+                    ("linux.uidMappings", linux.uid_mappings()),
+                    ("linux.gidMappings", linux.gid_mappings()),
+                ] {
+                    if maps.as_deref().is_some_and(|m| !m.is_empty()) {
+                        bail!(
+                            "{field}: a user namespace joined by path (linux.namespaces[{i}]) \
+                             has its mappings already"
+                        );
+                    }
+                }
             }
             LinuxNamespaceType::User => validate_id_mappings(linux)?,
             _ => {}
@@ -169,7 +178,30 @@ fn validate(spec: &Spec, dir: &Path) -> anyhow::Result<PathBuf> {
         bail!("domainname: setting a domainname needs a uts namespace in linux.namespaces");
     }
     if !has_new(LinuxNamespaceType::Mount) {
-        bail!("linux.namespaces: a mount namespace is required");
+        // Without a mount namespace of its own the container's mounts are made in rt's
+        // (and removed again by `rt delete`), and it is chroot'ed into root.path; masking
+        // and read-only remounts would change that namespace: runc refuses them too.
+        for (field, set) in [
+            (
+                "linux.maskedPaths",
+                linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty()),
+            ),
+            (
+                "linux.readonlyPaths",
+                linux
+                    .readonly_paths()
+                    .as_ref()
+                    .is_some_and(|p| !p.is_empty()),
+            ),
+            (
+                "root.readonly",
+                spec.root().as_ref().and_then(|r| r.readonly()) == Some(true),
+            ),
+        ] {
+            if set {
+                bail!("{field}: needs a mount namespace in linux.namespaces");
+            }
+        }
     }
     if let Some(prop) = linux.rootfs_propagation() {
         if ![

@@ -105,6 +105,11 @@ pub struct State {
     /// style cleanup is needed on delete, as runc does).
     #[serde(default)]
     pub shared_pid_ns: bool,
+    /// Without a mount namespace of its own, the container's mounts are made in rt's: the
+    /// ids of the mounts that were at or under the rootfs before (the others are rt's, and
+    /// `rt delete` removes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts_before: Option<Vec<u64>>,
     /// The poststart and poststop hooks (run after `create`, when the bundle may be gone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
@@ -363,6 +368,7 @@ mod tests {
             owner: String::new(),
             cgroup_path: "/rt/c1".into(),
             shared_pid_ns: false,
+            mounts_before: None,
             hooks: None,
         };
         dir.save(&state).unwrap();

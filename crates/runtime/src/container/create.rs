@@ -37,13 +37,18 @@ struct Undo {
     /// The cgroup existed before this create (an empty one an engine made): it is left as
     /// it was, only our init is killed.
     cgroup_existed: bool,
-    pid: Option<i32>,
+    init: Option<crate::init::Init>,
+    /// Without a mount namespace of its own: (rootfs, the mounts there before).
+    mounts_before: Option<(std::path::PathBuf, Vec<u64>)>,
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
-        if let Some(pid) = self.pid.take() {
-            super::kill_and_reap(pid);
+        if let Some(init) = self.init.take() {
+            init.kill();
+        }
+        if let Some((rootfs, before)) = self.mounts_before.take() {
+            super::unmount_new_mounts(&rootfs, &before);
         }
         if let Some(cg) = self.cgroup.take().filter(|_| !self.cgroup_existed) {
             let _ = cg.kill();
@@ -81,7 +86,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         dir: Some(dir),
         cgroup: None,
         cgroup_existed: false,
-        pid: None,
+        init: None,
+        mounts_before: None,
     };
     let mut bundle = Bundle::load(opts.bundle)?;
     let listen_fds = socket_activation_fds();
@@ -163,11 +169,19 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     // The container's config as created: `rt exec` takes its process, seccomp profile and
     // labels from this copy, never from a config.json edited since.
     dir.save_config(&bundle.raw)?;
-    let fifo = make_exec_fifo(dir, spec)?;
+    let fifo = make_exec_fifo(dir)?;
 
     // A thread moving itself into a v1 cgroup is much faster than rt moving it (see
     // Cgroup::add_self); only in a user namespace must rt do it.
-    let in_userns = crate::bundle::new_namespace(spec, LinuxNamespaceType::User);
+    let in_userns = bundle.has_namespace(LinuxNamespaceType::User);
+    let agent = match (&seccomp, linux.and_then(|l| l.seccomp().as_ref())) {
+        (Some(p), Some(s)) if p.notifies() => s
+            .listener_path()
+            .as_deref()
+            .map(crate::init::seccomp_agent::connect)
+            .transpose()?,
+        _ => None,
+    };
     let cfg = InitConfig {
         id: opts.id,
         spec,
@@ -183,6 +197,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         seccomp: seccomp.as_ref(),
         self_attach: cgroup.filter(|_| !in_userns),
         apparmor: crate::init::lsm::apparmor_enabled(),
+        seccomp_agent: agent.as_ref().map(|a| a.as_raw_fd()),
         runtime_hooks: [hooks::Kind::Prestart, hooks::Kind::CreateRuntime]
             .iter()
             .any(|k| !hooks::of_kind(spec.hooks().as_ref(), *k).is_empty()),
@@ -201,8 +216,13 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
             .display()
             .to_string()
     };
-    let child = init::spawn(&cfg).with_context(config_path)?;
-    undo.pid = Some(child.pid);
+    if !bundle.has_namespace(LinuxNamespaceType::Mount) {
+        undo.mounts_before = Some((bundle.rootfs.clone(), super::mounts_under(&bundle.rootfs)));
+    }
+    let child = undo
+        .init
+        .insert(init::spawn(&cfg).with_context(config_path)?);
+    give_exec_fifo(dir, spec, child.pid).with_context(config_path)?;
     if let Some(cgroup) = cgroup {
         // The systemd driver's scope unit starts with the init in it (no-op otherwise).
         cgroup
@@ -214,28 +234,51 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
             .add(Pid(child.pid))
             .with_context(|| format!("place the init (pid {}) in its cgroup", child.pid))?;
     }
-    child.go()?;
+    // The state hooks get, as the seccomp agent does.
+    let creating = hooks::HookState {
+        oci_version: super::OCI_VERSION,
+        id: opts.id,
+        status: "creating",
+        pid: child.pid,
+        bundle: &bundle.dir,
+        annotations: spec
+            .annotations()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+    };
+    let agent_state = match &agent {
+        Some(_) => {
+            let metadata = linux
+                .and_then(|l| l.seccomp().as_ref())
+                .and_then(|s| s.listener_metadata().as_deref());
+            Some(crate::init::seccomp_agent::process_state(
+                child.pid, metadata, &creating,
+            )?)
+        }
+        None => None,
+    };
+    let idmapped = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .any(crate::init::idmap::is_idmapped);
+    if agent_state.is_some() || idmapped {
+        child.go_with(spec, &bundle.dir, agent_state)?;
+    } else {
+        child.go()?;
+    }
+    drop(agent);
     crash_point(&crash_at, "child");
     // The init's errors are about the spec: name its file, as the load errors do.
     child
         .wait_ready_with_hooks(|| {
             // Runtime namespace, after the init's mounts, before its pivot_root (as runc).
-            let state = hooks::HookState {
-                oci_version: super::OCI_VERSION,
-                id: opts.id,
-                status: "creating",
-                pid: child.pid,
-                bundle: &bundle.dir,
-                annotations: spec
-                    .annotations()
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect(),
-            };
+            let state = &creating;
             let h = spec.hooks().as_ref();
-            hooks::run(h, hooks::Kind::Prestart, &state, Some(&bundle.dir))?;
-            hooks::run(h, hooks::Kind::CreateRuntime, &state, Some(&bundle.dir))
+            hooks::run(h, hooks::Kind::Prestart, state, Some(&bundle.dir))?;
+            hooks::run(h, hooks::Kind::CreateRuntime, state, Some(&bundle.dir))
         })
         .with_context(config_path)?;
     logging::debug(&format!("init {} ready", child.pid));
@@ -261,6 +304,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
             .namespaces()
             .iter()
             .any(|ns| ns.typ() == LinuxNamespaceType::Pid && ns.path().is_none()),
+        mounts_before: undo
+            .mounts_before
+            .as_ref()
+            .map(|(_, before)| before.clone()),
         hooks: hooks::later(spec.hooks().as_ref()),
     };
     if let Some(pid_file) = opts.pid_file {
@@ -269,7 +316,10 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
     dir.save(&state)?;
 
     // Success: keep everything.
-    undo.pid = None;
+    if let Some(mut init) = undo.init.take() {
+        init.release();
+    }
+    undo.mounts_before = None;
     undo.cgroup = None;
     let dir = undo.dir.take().context("state directory")?;
     Ok(Container { dir, state })
@@ -339,40 +389,52 @@ fn check_cgroup_free(path: &CgroupPath, given: Option<&Path>) -> anyhow::Result<
     Ok(true)
 }
 
-/// The exec fifo, mode 0600 and owned by the container process's user (as seen on the
-/// host), so that the init can open it once it runs as that user and nobody else can;
-/// returned as an O_PATH fd the init reopens.
-fn make_exec_fifo(dir: &ContainerDir, spec: &oci_spec::runtime::Spec) -> anyhow::Result<OwnedFd> {
+/// The exec fifo, mode 0600 (owned by the container process's user once the init exists:
+/// see [`give_exec_fifo`]), as an O_PATH fd the init reopens.
+fn make_exec_fifo(dir: &ContainerDir) -> anyhow::Result<OwnedFd> {
     let fifo = dir.fifo_path();
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600))
         .with_context(|| format!("mkfifo {}", fifo.display()))?;
-    let (uid, gid) = super::host_ids_of_process_user(spec)?;
-    if (uid, gid)
-        != (
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        )
-    {
-        if let Err(e) = nix::unistd::chown(
-            &fifo,
-            Some(nix::unistd::Uid::from_raw(uid)),
-            Some(nix::unistd::Gid::from_raw(gid)),
-        ) {
-            if !super::rootless() {
-                return Err(e).with_context(|| format!("chown {}", fifo.display()));
-            }
-            // Rootless, mapped to a subordinate id: the state root is private to the user
-            // (0700), so others still cannot reach the fifo.
-            fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
-                .with_context(|| format!("chmod {}", fifo.display()))?;
-        }
-    }
     let fd = fs::File::options()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
         .open(&fifo)
         .with_context(|| format!("open {}", fifo.display()))?;
     Ok(fd.into())
+}
+
+/// Gives the exec fifo to the container process's user as the host sees it (its ids
+/// mapped through the init's user namespace, new or joined), so that the init can open it
+/// once it runs as that user, and nobody else can.
+fn give_exec_fifo(
+    dir: &ContainerDir,
+    spec: &oci_spec::runtime::Spec,
+    init: i32,
+) -> anyhow::Result<()> {
+    let fifo = dir.fifo_path();
+    let (uid, gid) = super::host_ids_of_process_user(spec, init)?;
+    if (uid, gid)
+        == (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    {
+        return Ok(());
+    }
+    if let Err(e) = nix::unistd::chown(
+        &fifo,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    ) {
+        if !super::rootless() {
+            return Err(e).with_context(|| format!("chown {}", fifo.display()));
+        }
+        // Rootless, mapped to a subordinate id: the state root is private to the user
+        // (0700), so others still cannot reach the fifo.
+        fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+            .with_context(|| format!("chmod {}", fifo.display()))?;
+    }
+    Ok(())
 }
 
 /// How many fds systemd socket activation handed to rt: `LISTEN_FDS` when `LISTEN_PID` is

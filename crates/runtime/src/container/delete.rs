@@ -63,6 +63,10 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
         cg.delete()
             .with_context(|| format!("remove cgroup {}", cg.path().display()))?;
     }
+    // A container without a mount namespace of its own made its mounts in rt's.
+    if let Some(before) = &container.state.mounts_before {
+        super::unmount_new_mounts(&container.state.rootfs, before);
+    }
     // After the container is gone, before delete returns; failures are warnings.
     crate::hooks::run_warn(
         container.state.hooks.as_ref(),

@@ -78,6 +78,18 @@ pub fn exec(
         .map(|s| crate::seccomp::compile_for(s, Some(&process)))
         .transpose()
         .with_context(|| config.display().to_string())?;
+    let agent = match (
+        &seccomp,
+        spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+    ) {
+        (Some(p), Some(s)) if p.notifies() => s
+            .listener_path()
+            .as_deref()
+            .map(crate::init::seccomp_agent::connect)
+            .transpose()?
+            .map(|fd| (fd, s.listener_metadata().clone())),
+        _ => None,
+    };
     let child = spawn(&ExecConfig {
         init_pid: container.state.pid,
         process: &process,
@@ -87,8 +99,17 @@ pub fn exec(
         seccomp: seccomp.as_ref(),
         spec: &spec,
         apparmor: crate::init::lsm::apparmor_enabled(),
+        seccomp_agent: agent.as_ref().map(|(fd, _)| fd.as_raw_fd()),
     })?;
-    let started = child.go_and_wait_exec();
+    let agent_state = match &agent {
+        Some((_, metadata)) => {
+            let state = container.oci_state(Status::Running);
+            crate::init::seccomp_agent::process_state(child.pid, metadata.as_deref(), &state)?
+        }
+        None => Vec::new(),
+    };
+    drop(agent);
+    let started = child.go_and_wait_exec(&agent_state);
     if let Err(e) = started {
         super::kill_and_reap(child.pid);
         return Err(e);

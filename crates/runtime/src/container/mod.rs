@@ -27,6 +27,7 @@ use anyhow::Context;
 use cgroups::{Cgroup, CgroupPath, FreezerState};
 use serde::Serialize;
 
+use crate::logging;
 use crate::state::{ContainerDir, State, Store};
 
 pub use checkpoint::{checkpoint, CheckpointOptions};
@@ -166,6 +167,33 @@ impl Container {
     }
 }
 
+/// The ids of the mounts at or under `dir` in rt's mount namespace.
+pub fn mounts_under(dir: &Path) -> Vec<u64> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    cgroups::mountinfo::parse(&info)
+        .filter(|e| e.mount_point.starts_with(dir))
+        .map(|e| e.id)
+        .collect()
+}
+
+/// Unmounts (lazily, deepest first) the mounts at or under `dir` that are not in `before`:
+/// those a container without a mount namespace of its own made in rt's.
+pub fn unmount_new_mounts(dir: &Path, before: &[u64]) {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut made: Vec<PathBuf> = cgroups::mountinfo::parse(&info)
+        .filter(|e| e.mount_point.starts_with(dir) && !before.contains(&e.id))
+        .map(|e| e.mount_point)
+        .collect();
+    // Deepest first, and the latest of stacked mounts first.
+    made.reverse();
+    made.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for mp in made {
+        if let Err(e) = nix::mount::umount2(&mp, nix::mount::MntFlags::MNT_DETACH) {
+            logging::warn(&format!("unmount {}: {e}", mp.display()));
+        }
+    }
+}
+
 /// SIGKILL our own child and reap it (a child that is already gone is fine).
 pub fn kill_and_reap(pid: i32) {
     let pid = nix::unistd::Pid::from_raw(pid);
@@ -174,32 +202,47 @@ pub fn kill_and_reap(pid: i32) {
 }
 
 /// The host uid and gid the container's process runs as: `process.user`, mapped through
-/// the spec's uid/gid mappings when the container has a user namespace of its own.
-pub fn host_ids_of_process_user(spec: &oci_spec::runtime::Spec) -> anyhow::Result<(u32, u32)> {
+/// the user namespace of the init `pid` when it is in one (the maps are written by then).
+pub fn host_ids_of_process_user(
+    spec: &oci_spec::runtime::Spec,
+    pid: i32,
+) -> anyhow::Result<(u32, u32)> {
     let user = spec
         .process()
         .as_ref()
         .map(|p| (p.user().uid(), p.user().gid()))
         .unwrap_or((0, 0));
-    if !crate::bundle::new_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User) {
+    let in_userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref())
+        .unwrap_or(&[])
+        .iter()
+        .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::User);
+    if !in_userns {
         return Ok(user);
     }
-    let linux = spec.linux().as_ref();
-    let map = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>, id: u32, field: &str| {
-        maps.into_iter()
-            .flatten()
-            .find_map(|m| {
-                let off = id.checked_sub(m.container_id())?;
-                (off < m.size()).then(|| m.host_id() + off)
-            })
-            .with_context(|| {
-                format!("linux.{field}Mappings: container {field} {id} must be mapped (process.user.{field})")
-            })
+    let map = |file: &str, id: u32, field: &str| -> anyhow::Result<u32> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+            .with_context(|| format!("read /proc/{pid}/{file}"))?;
+        map_id(&text, id).with_context(|| {
+            format!("linux.{field}Mappings: container {field} {id} must be mapped (process.user.{field})")
+        })
     };
     Ok((
-        map(linux.and_then(|l| l.uid_mappings().as_ref()), user.0, "uid")?,
-        map(linux.and_then(|l| l.gid_mappings().as_ref()), user.1, "gid")?,
+        map("uid_map", user.0, "uid")?,
+        map("gid_map", user.1, "gid")?,
     ))
+}
+
+/// The host id of `id` in a uid_map/gid_map text ("inside outside count" lines).
+fn map_id(text: &str, id: u32) -> Option<u32> {
+    text.lines().find_map(|l| {
+        let mut f = l.split_whitespace().map(|n| n.parse::<u32>().ok());
+        let (inside, outside, count) = (f.next()??, f.next()??, f.next()??);
+        let off = id.checked_sub(inside)?;
+        (off < count).then(|| outside + off)
+    })
 }
 
 /// Whether rt runs unprivileged (euid != 0): rootless containers.
@@ -232,4 +275,19 @@ pub fn cgroup_path_for(cgroups_path: Option<&Path>, id: &str) -> anyhow::Result<
             CgroupPath::nested(cgroups::Pid(std::process::id() as i32), rel)?
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_id;
+
+    #[test]
+    fn maps_ids_through_a_uid_map() {
+        let text = "         0     100000      65536\n     65536       1000          1\n";
+        assert_eq!(map_id(text, 0), Some(100000));
+        assert_eq!(map_id(text, 1000), Some(101000));
+        assert_eq!(map_id(text, 65536), Some(1000));
+        assert_eq!(map_id(text, 65537), None);
+        assert_eq!(map_id("0 0 4294967295\n", 7), Some(7));
+    }
 }

@@ -328,6 +328,7 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
             .namespaces()
             .iter()
             .any(|ns| ns.typ() == LinuxNamespaceType::Pid && ns.path().is_none()),
+        mounts_before: None,
         hooks: hooks::later(spec.hooks().as_ref()),
     };
     if let Some(pid_file) = opts.pid_file {

@@ -112,7 +112,8 @@ pub struct Keep<'a> {
     pub fds: &'a [RawFd],
 }
 
-/// The first steps of a forked child, then `body`; never returns. `dumpable_until_go`: a
+/// The first steps of a forked child, then `body` with what the parent's go carried; never
+/// returns. `dumpable_until_go`: a
 /// rootless parent must still write the child's /proc files (its maps) after the fork.
 pub fn run(
     what: &'static str,
@@ -120,7 +121,7 @@ pub fn run(
     sock: &SyncSocket,
     keep: &Keep,
     dumpable_until_go: bool,
-    body: impl FnOnce() -> anyhow::Result<Infallible>,
+    body: impl FnOnce(super::sync::Go) -> anyhow::Result<Infallible>,
 ) -> ! {
     reset_signals();
     if !dumpable_until_go {
@@ -136,15 +137,15 @@ pub fn run(
     let closed = fds::close_all_except(3 + keep.preserved as RawFd, &kept);
     report_to(sock.as_raw_fd());
     install_panic_hook(what);
-    if !sock.wait_go() {
+    let Some(go) = sock.wait_go_with() else {
         // The parent is gone or gave up.
         // SAFETY: terminate without running the parent's destructors.
         unsafe { libc::_exit(1) };
-    }
+    };
     fds::set_dumpable(false);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         closed.map_err(|e| anyhow::anyhow!("close inherited file descriptors: {e}"))?;
-        body()
+        body(go)
     }));
     if let Ok(Err(e)) = result {
         let msg = format!("{e:#}");

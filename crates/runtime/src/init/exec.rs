@@ -9,6 +9,7 @@
 use std::convert::Infallible;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 
 use anyhow::{anyhow, bail, Context};
 use nix::sched::CloneFlags;
@@ -45,6 +46,8 @@ pub struct ExecConfig<'a> {
     pub spec: &'a oci_spec::runtime::Spec,
     /// Whether the host enforces AppArmor (judged before joining the container).
     pub apparmor: bool,
+    /// A socket connected to the seccomp agent (see init::InitConfig::seccomp_agent).
+    pub seccomp_agent: Option<i32>,
 }
 
 /// The parent's handle on the exec'd process.
@@ -54,9 +57,12 @@ pub struct ExecProcess {
 }
 
 impl ExecProcess {
-    /// Lets the child go on (it is in the cgroup) and waits until it has exec'd.
-    pub fn go_and_wait_exec(&self) -> anyhow::Result<()> {
-        self.sock.send_go().context("signal the exec process")?;
+    /// Lets the child go on (it is in the cgroup; `agent_state`: the JSON for the seccomp
+    /// agent) and waits until it has exec'd.
+    pub fn go_and_wait_exec(&self, agent_state: &[u8]) -> anyhow::Result<()> {
+        self.sock
+            .send_go_with(agent_state, &[])
+            .context("signal the exec process")?;
         match self
             .sock
             .wait_report()
@@ -125,6 +131,22 @@ pub fn spawn(cfg: &ExecConfig) -> anyhow::Result<ExecProcess> {
         join_user_and_pid_ns(cfg.init_pid)?;
     }
     let namespaces = open_namespaces(cfg.init_pid)?;
+    // A container without a mount namespace of its own is chroot'ed into its rootfs: the
+    // process goes where the init is, through the init's root (from the host's /proc).
+    let chroot_to = if namespaces
+        .iter()
+        .any(|(_, flag, _)| *flag == CloneFlags::CLONE_NEWNS)
+    {
+        None
+    } else {
+        let root = format!("/proc/{}/root", cfg.init_pid);
+        let dir = File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&root)
+            .with_context(|| format!("open {root}"))?;
+        Some(OwnedFd::from(dir))
+    };
     let pid_ns = format!("/proc/{}/ns/pid", cfg.init_pid);
     if std::fs::read_link(&pid_ns).ok() != std::fs::read_link("/proc/self/ns/pid").ok() {
         let fd = File::open(&pid_ns).with_context(|| format!("open {pid_ns}"))?;
@@ -134,6 +156,8 @@ pub fn spawn(cfg: &ExecConfig) -> anyhow::Result<ExecProcess> {
     let (parent_sock, child_sock) = SyncSocket::pair().context("socketpair")?;
     let mut keep: Vec<i32> = namespaces.iter().map(|(fd, _, _)| fd.as_raw_fd()).collect();
     keep.extend(cfg.console_socket);
+    keep.extend(cfg.seccomp_agent);
+    keep.extend(chroot_to.as_ref().map(|fd| fd.as_raw_fd()));
     let rootless = crate::container::rootless();
     let pid = child::clone_process(CloneFlags::empty()).context("fork the exec process")?;
     if pid == 0 {
@@ -148,7 +172,7 @@ pub fn spawn(cfg: &ExecConfig) -> anyhow::Result<ExecProcess> {
             &child_sock,
             &keep,
             rootless,
-            || setup_and_exec(cfg, &namespaces, &caps),
+            |go| setup_and_exec(cfg, &namespaces, chroot_to.as_ref(), &caps, &go.data),
         );
     }
     drop(child_sock);
@@ -161,7 +185,9 @@ pub fn spawn(cfg: &ExecConfig) -> anyhow::Result<ExecProcess> {
 fn setup_and_exec(
     cfg: &ExecConfig,
     namespaces: &[(OwnedFd, CloneFlags, &str)],
+    chroot_to: Option<&OwnedFd>,
     caps: &CapSets,
+    agent_state: &[u8],
 ) -> anyhow::Result<Infallible> {
     // Made while still privileged (see procfs::prepare).
     super::procfs::prepare()?;
@@ -173,6 +199,10 @@ fn setup_and_exec(
     }
     for (fd, flag, name) in namespaces {
         nix::sched::setns(fd, *flag).with_context(|| format!("join the {name} namespace"))?;
+    }
+    if let Some(root) = chroot_to {
+        nix::unistd::fchdir(root.as_raw_fd()).context("chdir to the container's root")?;
+        nix::unistd::chroot(".").context("chroot to the container's root")?;
     }
     let process = cfg.process;
     if process.terminal() == Some(true) {
@@ -200,9 +230,7 @@ fn setup_and_exec(
     fds::set_cloexec_range(cfg.preserve_fds)?;
     // The process outlives `rt exec -d`.
     child::set_parent_death_signal(0);
-    if let Some(filter) = cfg.seccomp {
-        filter.install()?;
-    }
+    super::install_seccomp(cfg.seccomp, cfg.seccomp_agent, agent_state)?;
     staged.finish()?;
     Err(process::exec(&exe, args, env))
 }

@@ -17,6 +17,7 @@ pub mod child;
 mod devices;
 pub mod exec;
 pub mod fds;
+pub mod idmap;
 pub mod lsm;
 pub mod mount_api;
 pub mod mount_options;
@@ -25,6 +26,7 @@ pub mod path;
 mod process;
 pub mod procfs;
 mod rootfs;
+pub mod seccomp_agent;
 pub mod sync;
 mod tmpfs;
 
@@ -69,18 +71,73 @@ pub struct InitConfig<'a> {
     /// Whether the host enforces AppArmor, judged by `rt create` from the host's /sys
     /// (the container's fresh /sys after pivot_root would not tell).
     pub apparmor: bool,
+    /// A socket connected to the seccomp agent (SCMP_ACT_NOTIFY), which gets the filter's
+    /// notification fd with the state JSON the parent sends along with `go`.
+    pub seccomp_agent: Option<RawFd>,
+}
+
+/// What rt create hands the init with its go.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct GoData {
+    /// The container process state for the seccomp agent (SCMP_ACT_NOTIFY).
+    #[serde(default)]
+    agent_state: Option<String>,
+    /// Indices in `mounts` of the idmapped mounts whose fds came along, in that order.
+    #[serde(default)]
+    idmapped: Vec<usize>,
 }
 
 /// The parent's handle on a spawned init.
 pub struct Init {
     pub pid: i32,
     sock: SyncSocket,
+    /// The process that forked the init, when one was needed (see [`Intermediate`]).
+    intermediate: Option<Intermediate>,
 }
 
 impl Init {
+    /// SIGKILLs the init (and reaps it, or its intermediate parent with it).
+    pub fn kill(self) {
+        crate::container::kill_and_reap(self.pid);
+        if let Some(mid) = self.intermediate {
+            crate::container::kill_and_reap(mid.pid);
+        }
+    }
+
+    /// The init is set up: an intermediate parent may go, the init is reparented.
+    pub fn release(&mut self) {
+        if let Some(mid) = self.intermediate.take() {
+            mid.release();
+        }
+    }
+
     /// Tells the child it is in its cgroup and may go on.
     pub fn go(&self) -> anyhow::Result<()> {
         self.sock.send_go().context("signal the container init")
+    }
+
+    /// [`Init::go`], with what the init needs from rt create: the state JSON the seccomp
+    /// agent is to get, and the idmapped mounts made for it.
+    pub fn go_with(
+        &self,
+        spec: &Spec,
+        bundle: &Path,
+        agent_state: Option<Vec<u8>>,
+    ) -> anyhow::Result<()> {
+        let idmapped = idmap::prepare(spec, bundle, self.pid)?;
+        let go = GoData {
+            agent_state: agent_state
+                .map(String::from_utf8)
+                .transpose()
+                .context("seccomp agent state")?,
+            idmapped: idmapped.iter().map(|(i, _)| *i).collect(),
+        };
+        let data = serde_json::to_vec(&go).context("encode the init's go")?;
+        let fds: Vec<OwnedFd> = idmapped.into_iter().map(|(_, m)| m.into_fd()).collect();
+        let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        self.sock
+            .send_go_with(&data, &raw)
+            .context("signal the container init")
     }
 
     /// Waits until the child is set up and blocked on the exec fifo, or failed; `hooks`
@@ -126,6 +183,38 @@ fn ns_flag(typ: LinuxNamespaceType) -> CloneFlags {
 struct JoinedNamespace {
     typ: LinuxNamespaceType,
     fd: OwnedFd,
+    path: std::path::PathBuf,
+}
+
+impl JoinedNamespace {
+    /// Whether it is the namespace rt itself is in (joining it again changes nothing; for a
+    /// user namespace setns would refuse).
+    fn is_ours(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let name = match self.typ {
+            LinuxNamespaceType::Mount => "mnt".to_string(),
+            LinuxNamespaceType::Network => "net".to_string(),
+            other => other.to_string(),
+        };
+        let theirs = nix::sys::stat::fstat(self.fd.as_raw_fd());
+        match (theirs, std::fs::metadata(format!("/proc/self/ns/{name}"))) {
+            (Ok(t), Ok(o)) => (t.st_dev, t.st_ino) == (o.dev(), o.ino()),
+            _ => false,
+        }
+    }
+
+    fn join(&self) -> anyhow::Result<()> {
+        if self.typ == LinuxNamespaceType::User && self.is_ours() {
+            return Ok(());
+        }
+        nix::sched::setns(&self.fd, ns_flag(self.typ)).with_context(|| {
+            format!(
+                "linux.namespaces: join the {} namespace {}",
+                self.typ,
+                self.path.display()
+            )
+        })
+    }
 }
 
 /// Forks the container's init. The returned init waits for `go`.
@@ -150,6 +239,7 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
                 joined.push(JoinedNamespace {
                     typ: ns.typ(),
                     fd: file.into(),
+                    path: path.clone(),
                 });
             }
         }
@@ -157,51 +247,67 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
     // The init joins its cgroup namespace only once it is in its cgroup (after `go`).
     let new_cgroup_ns = clone_flags.contains(CloneFlags::CLONE_NEWCGROUP);
     clone_flags.remove(CloneFlags::CLONE_NEWCGROUP);
-    // A pid namespace joined by path applies to our children: join it here, before the fork.
-    for ns in joined.iter().filter(|ns| ns.typ == LinuxNamespaceType::Pid) {
-        nix::sched::setns(&ns.fd, CloneFlags::CLONE_NEWPID)
-            .context("linux.namespaces: join the pid namespace")?;
-    }
-    // The time namespace too applies to children only, and clone(2) cannot take its flag
-    // (it collides with the exit-signal bits): unshare or join it here, before the fork.
+    // clone(2) cannot take CLONE_NEWTIME (it collides with the exit-signal bits): the time
+    // namespace is unshared before the fork, like joined pid and time namespaces (which
+    // apply to children only) and a joined user namespace (which must own the init's new
+    // ones). That happens in a short-lived intermediate process, never in rt itself: the
+    // hooks rt runs stay in the runtime's namespaces, as the spec says.
     let new_time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
-    if clone_flags.contains(new_time) {
-        clone_flags.remove(new_time);
-        enter_new_time_namespace(cfg.spec)?;
-    }
-    for ns in joined
+    let unshare_time = clone_flags.contains(new_time);
+    clone_flags.remove(new_time);
+    let before_fork: Vec<&JoinedNamespace> = joined
         .iter()
-        .filter(|ns| ns.typ == LinuxNamespaceType::Time)
-    {
-        nix::sched::setns(&ns.fd, new_time).context("linux.namespaces: join the time namespace")?;
-    }
+        .filter(|ns| {
+            matches!(
+                ns.typ,
+                LinuxNamespaceType::User | LinuxNamespaceType::Pid | LinuxNamespaceType::Time
+            )
+        })
+        .collect();
     let (parent_sock, child_sock) = SyncSocket::pair().context("socketpair")?;
     let mut keep: Vec<RawFd> = joined.iter().map(|ns| ns.fd.as_raw_fd()).collect();
     keep.push(cfg.fifo);
     keep.extend(cfg.console_socket);
+    keep.extend(cfg.seccomp_agent);
     let rootless = crate::container::rootless();
-
-    let pid = child::clone_process(clone_flags)
-        .with_context(|| format!("clone the container init ({clone_flags:?})"))?;
-    if pid == 0 {
-        drop(parent_sock);
-        let keep = child::Keep {
-            preserved: cfg.preserve_fds,
-            fds: &keep,
-        };
-        child::run(
-            "container init",
-            child::MARKER_INIT,
-            &child_sock,
-            &keep,
-            rootless,
-            || setup_and_exec(cfg, &child_sock, &joined, new_cgroup_ns),
-        );
-    }
+    let fork_init = || -> anyhow::Result<i32> {
+        let pid = child::clone_process(clone_flags)
+            .with_context(|| format!("clone the container init ({clone_flags:?})"))?;
+        if pid == 0 {
+            let keep = child::Keep {
+                preserved: cfg.preserve_fds,
+                fds: &keep,
+            };
+            child::run(
+                "container init",
+                child::MARKER_INIT,
+                &child_sock,
+                &keep,
+                rootless,
+                |go| setup_and_exec(cfg, &child_sock, &joined, new_cgroup_ns, go),
+            );
+        }
+        Ok(pid)
+    };
+    let (pid, intermediate) = if unshare_time || !before_fork.is_empty() {
+        let mid = Intermediate::spawn(|| {
+            for ns in &before_fork {
+                ns.join()?;
+            }
+            if unshare_time {
+                enter_new_time_namespace(cfg.spec)?;
+            }
+            fork_init()
+        })?;
+        (mid.init_pid, Some(mid))
+    } else {
+        (fork_init()?, None)
+    };
     drop(child_sock);
     let init = Init {
         pid,
         sock: parent_sock,
+        intermediate,
     };
     // The parent writes the child's /proc files: the child is not dumpable, and they
     // belong to root.
@@ -212,10 +318,79 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
         write_oom_score_adj(pid, cfg.spec)
     })();
     if let Err(e) = written {
-        crate::container::kill_and_reap(pid);
+        init.kill();
         return Err(e);
     }
     Ok(init)
+}
+
+/// A process between rt and the init: it enters the namespaces that must be entered before
+/// the init is forked, forks the init, reports its pid, and stays (the init's parent, so
+/// that the init's parent-death signal keeps tying it to `rt create`) until the init is set
+/// up; then it exits and the init is reparented.
+pub struct Intermediate {
+    pid: i32,
+    init_pid: i32,
+    /// Closing it lets the intermediate exit.
+    hold: OwnedFd,
+}
+
+impl Intermediate {
+    fn spawn(body: impl FnOnce() -> anyhow::Result<i32>) -> anyhow::Result<Intermediate> {
+        let (report_r, report_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+        let (hold_r, hold_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+        let pid = child::clone_process(CloneFlags::empty()).context("fork the intermediate")?;
+        if pid == 0 {
+            drop(report_r);
+            drop(hold_w);
+            child::set_parent_death_signal(libc::SIGKILL);
+            let msg = match body() {
+                Ok(init) => format!("P{init}"),
+                Err(e) => format!("E{e:#}"),
+            };
+            let _ = nix::unistd::write(&report_w, msg.as_bytes());
+            drop(report_w);
+            // Until rt closes its end: an error or the init's readiness.
+            let mut b = [0u8; 1];
+            let _ = nix::unistd::read(hold_r.as_raw_fd(), &mut b);
+            // SAFETY: terminate without running the parent's destructors.
+            unsafe { libc::_exit(0) };
+        }
+        drop(report_w);
+        drop(hold_r);
+        let mut buf = vec![0u8; 8192];
+        let n = nix::unistd::read(report_r.as_raw_fd(), &mut buf).unwrap_or(0);
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let reap = || crate::container::kill_and_reap(pid);
+        match msg.split_at_checked(1) {
+            Some(("P", init)) => match init.parse() {
+                Ok(init_pid) => Ok(Intermediate {
+                    pid,
+                    init_pid,
+                    hold: hold_w,
+                }),
+                Err(_) => {
+                    reap();
+                    bail!("the intermediate process reported {msg:?}")
+                }
+            },
+            Some(("E", err)) => {
+                reap();
+                Err(anyhow!(err.to_string()))
+            }
+            _ => {
+                reap();
+                bail!("the intermediate process died before forking the container init")
+            }
+        }
+    }
+
+    /// Lets it exit and reaps it.
+    fn release(self) {
+        drop(self.hold);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+    }
 }
 
 /// `process.oomScoreAdj`, written for the child before it goes on.
@@ -343,8 +518,20 @@ fn setup_and_exec(
     sock: &SyncSocket,
     joined: &[JoinedNamespace],
     new_cgroup_ns: bool,
+    go: sync::Go,
 ) -> anyhow::Result<Infallible> {
     let spec = cfg.spec;
+    let data: GoData = if go.data.is_empty() {
+        GoData::default()
+    } else {
+        serde_json::from_slice(&go.data).context("the parent's go")?
+    };
+    let agent_state = data.agent_state.unwrap_or_default().into_bytes();
+    let idmapped: std::collections::HashMap<usize, mount_api::Detached> = data
+        .idmapped
+        .into_iter()
+        .zip(go.fds.into_iter().map(mount_api::Detached::from_fd))
+        .collect();
     // Made now, while the init may still make mounts: reused after it drops its privileges.
     procfs::prepare()?;
     if let Some(cgroup) = cfg.self_attach {
@@ -353,27 +540,27 @@ fn setup_and_exec(
             .with_context(|| format!("place the init in its cgroup {}", cgroup.path().display()))?;
     }
     let process = spec.process().as_ref().context("process: missing")?;
-    if new_namespace(spec, LinuxNamespaceType::User) {
-        // The maps are written: become the namespace's root (uid/gid 0 must be mapped).
-        let root_gid = nix::unistd::Gid::from_raw(0);
-        let root_uid = nix::unistd::Uid::from_raw(0);
-        nix::unistd::setresgid(root_gid, root_gid, root_gid)
-            .context("linux.gidMappings: container gid 0 must be mapped")?;
-        nix::unistd::setresuid(root_uid, root_uid, root_uid)
-            .context("linux.uidMappings: container uid 0 must be mapped")?;
-        // A change of credentials clears the parent death signal and may reset dumpable.
-        child::set_parent_death_signal(libc::SIGKILL);
-        fds::set_dumpable(false);
-    }
-    // Join namespaces given by path; the mount namespace last.
+    // Join the namespaces given by path that were not joined before the fork (see spawn:
+    // user, pid and time were); the mount namespace last (it changes the root).
     let mut order: Vec<&JoinedNamespace> = joined
         .iter()
-        .filter(|ns| ns.typ != LinuxNamespaceType::Pid)
+        .filter(|ns| {
+            !matches!(
+                ns.typ,
+                LinuxNamespaceType::User | LinuxNamespaceType::Pid | LinuxNamespaceType::Time
+            )
+        })
         .collect();
     order.sort_by_key(|ns| ns.typ == LinuxNamespaceType::Mount);
+    if joined.iter().any(|ns| ns.typ == LinuxNamespaceType::User) {
+        become_root_of_user_namespace("the user namespace joined")?;
+    }
     for ns in order {
-        nix::sched::setns(&ns.fd, ns_flag(ns.typ))
-            .with_context(|| format!("linux.namespaces: join the {} namespace", ns.typ))?;
+        ns.join()?;
+    }
+    if new_namespace(spec, LinuxNamespaceType::User) {
+        // The maps are written: become the namespace's root.
+        become_root_of_user_namespace("linux.uidMappings/gidMappings")?;
     }
     if new_cgroup_ns {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare the cgroup namespace")?;
@@ -396,30 +583,37 @@ fn setup_and_exec(
 
     let caps = CapSets::from_spec(process.capabilities().as_ref())?;
     crash_test_hook();
-    if new_ns(LinuxNamespaceType::Mount) {
-        let ctx = mounts::MountContext {
-            rootfs: cfg.rootfs,
-            cgroups: &cfg.cgroups,
-            bundle: cfg.bundle,
-        };
-        let root = rootfs::prepare(spec, cfg.rootfs, &ctx)?;
-        // process.cwd is made when missing (as runc), inside the rootfs.
-        mounts::mkdir_all(&root, cfg.rootfs, process.cwd())
-            .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
-        if cfg.runtime_hooks && !sock.request_hooks().context("wait for the runtime hooks")? {
-            // rt create failed (a hook did) and is killing us.
-            // SAFETY: terminate without running the parent's destructors.
-            unsafe { libc::_exit(1) };
-        }
-        crate::hooks::run(
-            spec.hooks().as_ref(),
-            crate::hooks::Kind::CreateContainer,
-            &hook_state(cfg, "creating"),
-            None,
-        )?;
+    // A mount namespace of its own (new, or joined by path) gets the rootfs set up and
+    // pivot_root'ed into; without one the mounts are made in rt's namespace (removed by
+    // `rt delete`) and the process is chroot'ed into root.path.
+    let own_mount_ns = bundle_has_namespace(spec, LinuxNamespaceType::Mount);
+    let ctx = mounts::MountContext {
+        rootfs: cfg.rootfs,
+        idmapped: std::cell::RefCell::new(idmapped),
+        cgroups: &cfg.cgroups,
+        bundle: cfg.bundle,
+    };
+    let root = rootfs::prepare(spec, cfg.rootfs, &ctx, own_mount_ns)?;
+    // process.cwd is made when missing (as runc), inside the rootfs.
+    mounts::mkdir_all(&root, cfg.rootfs, process.cwd())
+        .with_context(|| format!("process.cwd {}", process.cwd().display()))?;
+    if cfg.runtime_hooks && !sock.request_hooks().context("wait for the runtime hooks")? {
+        // rt create failed (a hook did) and is killing us.
+        // SAFETY: terminate without running the parent's destructors.
+        unsafe { libc::_exit(1) };
+    }
+    crate::hooks::run(
+        spec.hooks().as_ref(),
+        crate::hooks::Kind::CreateContainer,
+        &hook_state(cfg, "creating"),
+        None,
+    )?;
+    if own_mount_ns {
         rootfs::enter(&root, cfg.rootfs, cfg.no_pivot)?;
         drop(root);
         rootfs::finish(spec)?;
+    } else {
+        rootfs::chroot_into(&root, cfg.rootfs)?;
     }
     if process.terminal() == Some(true) {
         let socket = cfg
@@ -460,11 +654,49 @@ fn setup_and_exec(
         &hook_state(cfg, "created"),
         None,
     )?;
-    if let Some(filter) = cfg.seccomp {
-        filter.install()?;
-    }
+    install_seccomp(cfg.seccomp, cfg.seccomp_agent, &agent_state)?;
     staged.finish()?;
     Err(process::exec(&exe, args, env))
+}
+
+/// Loads the seccomp filter; a notification fd goes to the seccomp agent at once.
+pub(crate) fn install_seccomp(
+    filter: Option<&crate::seccomp::Program>,
+    agent: Option<RawFd>,
+    agent_state: &[u8],
+) -> anyhow::Result<()> {
+    let Some(filter) = filter else {
+        return Ok(());
+    };
+    if let Some(notify_fd) = filter.install()? {
+        let agent = agent.context("linux.seccomp: no connection to the seccomp agent")?;
+        seccomp_agent::send(agent, agent_state, notify_fd)?;
+    }
+    Ok(())
+}
+
+/// Whether the spec lists a namespace of type `typ` (new or joined by path).
+fn bundle_has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref())
+        .unwrap_or(&[])
+        .iter()
+        .any(|ns| ns.typ() == typ)
+}
+
+/// uid and gid 0 of the user namespace the process is in (they must be mapped).
+fn become_root_of_user_namespace(what: &str) -> anyhow::Result<()> {
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid)
+        .with_context(|| format!("{what}: container gid 0 must be mapped"))?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid)
+        .with_context(|| format!("{what}: container uid 0 must be mapped"))?;
+    // A change of credentials clears the parent death signal and may reset dumpable.
+    child::set_parent_death_signal(libc::SIGKILL);
+    fds::set_dumpable(false);
+    Ok(())
 }
 
 /// The process attributes that come last before the exec and can fail: bounding set,

@@ -201,6 +201,16 @@ impl Detached {
         Ok(Detached { fd })
     }
 
+    /// The fd of the detached mount (to hand it to another process).
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
+    /// A detached mount received from another process.
+    pub fn from_fd(fd: OwnedFd) -> Detached {
+        Detached { fd }
+    }
+
     /// Changes attributes of the mount (and its submounts when `recursive`).
     pub fn set_attr(&self, recursive: bool, attr: &MountAttr) -> io::Result<()> {
         mount_setattr(self.fd.as_fd(), recursive, attr)

@@ -44,6 +44,8 @@ const PROC_FILES_ALLOWED: &[&str] = &[
 pub struct MountContext<'a> {
     /// The rootfs's path (for names of paths that do not exist yet, see `inside`).
     pub rootfs: &'a Path,
+    /// Idmapped bind mounts rt create made (see idmap.rs), by index in `mounts`.
+    pub idmapped: std::cell::RefCell<std::collections::HashMap<usize, Detached>>,
     pub cgroups: &'a CgroupSources,
     /// Relative bind sources are relative to the bundle (runtime spec; runc).
     pub bundle: &'a Path,
@@ -173,9 +175,16 @@ fn mount_one(root: &Root, index: usize, m: &Mount, ctx: &MountContext) -> anyhow
         let meta = std::fs::metadata(&src).with_context(|| format!("source {}", src.display()))?;
         let target = mountpoint(root, ctx.rootfs, dest, meta.is_dir())?;
         check_target(root, &target, dest)?;
-        let mnt = Detached::bind_path(&src, opts.recursive_bind)
-            .with_context(|| format!("bind {}", src.display()))?;
-        set_attrs(&mnt, &opts)?;
+        let prepared = ctx.idmapped.borrow_mut().remove(&index);
+        let mnt = match prepared {
+            Some(mnt) => mnt,
+            None => {
+                let mnt = Detached::bind_path(&src, opts.recursive_bind)
+                    .with_context(|| format!("bind {}", src.display()))?;
+                set_attrs(&mnt, &opts)?;
+                mnt
+            }
+        };
         mnt.attach(target.as_fd())
             .context("attach the bind mount")?
     } else if typ == "tmpfs" {

@@ -29,9 +29,22 @@ pub fn propagation_flags(mode: &str) -> Option<MsFlags> {
     Some(flags)
 }
 
-/// Everything up to (not including) pivot_root. Returns the rootfs as a handle.
-pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> anyhow::Result<Root> {
+/// Everything up to (not including) pivot_root. Returns the rootfs as a handle. Without a
+/// mount namespace of the container's own (`own_mount_ns` false) the mounts go into rt's
+/// namespace, whose propagation is left alone, and no bind of the rootfs is made.
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    ctx: &MountContext,
+    own_mount_ns: bool,
+) -> anyhow::Result<Root> {
     let linux = spec.linux().as_ref();
+    if !own_mount_ns {
+        let root =
+            Root::open(rootfs).with_context(|| format!("root.path: open {}", rootfs.display()))?;
+        mount_all(spec, rootfs, &root, ctx)?;
+        return Ok(root);
+    }
     let propagation = linux
         .and_then(|l| l.rootfs_propagation().as_deref())
         .filter(|p| !p.is_empty());
@@ -58,10 +71,16 @@ pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> anyhow::Result
     .with_context(|| format!("root.path: bind {} on itself", rootfs.display()))?;
     let root =
         Root::open(rootfs).with_context(|| format!("root.path: open {}", rootfs.display()))?;
+    mount_all(spec, rootfs, &root, ctx)?;
+    Ok(root)
+}
 
+/// The spec's mounts, then /dev's nodes and links unless /dev is a bind mount.
+fn mount_all(spec: &Spec, rootfs: &Path, root: &Root, ctx: &MountContext) -> anyhow::Result<()> {
+    let linux = spec.linux().as_ref();
     let spec_mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for (i, m) in spec_mounts.iter().enumerate() {
-        mounts::mount_entry(&root, i, m, ctx)?;
+        mounts::mount_entry(root, i, m, ctx)?;
     }
     let dev_is_bind = spec_mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
@@ -75,11 +94,26 @@ pub fn prepare(spec: &Spec, rootfs: &Path, ctx: &MountContext) -> anyhow::Result
     if !dev_is_bind {
         let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
         // In a user namespace mknod is not allowed: bind the host's nodes instead.
-        let bind = crate::bundle::new_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User);
-        super::devices::create_devices(&root, rootfs, devs, bind)?;
-        super::devices::create_symlinks(&root, rootfs)?;
+        let bind = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_deref())
+            .unwrap_or(&[])
+            .iter()
+            .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::User);
+        super::devices::create_devices(root, rootfs, devs, bind)?;
+        super::devices::create_symlinks(root, rootfs)?;
     }
-    Ok(root)
+    Ok(())
+}
+
+/// Without a mount namespace of its own: chroot into the rootfs.
+pub fn chroot_into(root: &Root, rootfs: &Path) -> anyhow::Result<()> {
+    fchdir(std::os::fd::AsRawFd::as_raw_fd(&root.as_fd()))
+        .with_context(|| format!("chdir {}", rootfs.display()))?;
+    chroot(".").with_context(|| format!("chroot {}", rootfs.display()))?;
+    chdir("/").context("chdir /")?;
+    Ok(())
 }
 
 /// Makes the mount that contains `path` private (pivot_root refuses shared parents).

@@ -51,6 +51,7 @@ pub const ACTIONS: &[&str] = &[
     "SCMP_ACT_KILL_PROCESS",
     "SCMP_ACT_KILL_THREAD",
     "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
     "SCMP_ACT_TRACE",
     "SCMP_ACT_TRAP",
 ];
@@ -73,6 +74,7 @@ pub const SUPPORTED_FLAGS: &[&str] = &[
     "SECCOMP_FILTER_FLAG_TSYNC",
     "SECCOMP_FILTER_FLAG_LOG",
     "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 ];
 
 /// Architectures a profile may list here. Only the native one is filtered by the rules;
@@ -97,7 +99,14 @@ enum Action {
     Trap,
     Trace(u32),
     Log,
+    /// SCMP_ACT_NOTIFY: the syscall waits for the seccomp agent's answer.
+    Notify,
 }
+
+/// seccompiler has no user-notification action: its filters are built with this ERRNO
+/// (above MAX_ERRNO, so no profile can ask for it), whose `ret` instructions are then
+/// rewritten to SECCOMP_RET_USER_NOTIF.
+const NOTIFY_PLACEHOLDER: u32 = 0xffff;
 
 impl Action {
     fn to_seccompiler(self) -> SeccompAction {
@@ -109,6 +118,7 @@ impl Action {
             Action::Trap => SeccompAction::Trap,
             Action::Trace(d) => SeccompAction::Trace(d),
             Action::Log => SeccompAction::Log,
+            Action::Notify => SeccompAction::Errno(NOTIFY_PLACEHOLDER),
         }
     }
 }
@@ -118,6 +128,9 @@ impl Action {
 pub struct Program {
     filters: Vec<BpfProgram>,
     flags: libc::c_ulong,
+    /// The filter loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER (the one with
+    /// SCMP_ACT_NOTIFY), and its extra flags.
+    listener: Option<(usize, libc::c_ulong)>,
 }
 
 impl Program {
@@ -126,40 +139,62 @@ impl Program {
         self.filters.iter().map(Vec::len).collect()
     }
 
+    /// Whether a filter hands syscalls to a seccomp agent (SCMP_ACT_NOTIFY).
+    pub fn notifies(&self) -> bool {
+        self.listener.is_some()
+    }
+
     /// Loads every filter into the calling thread. Needs no_new_privs or CAP_SYS_ADMIN.
-    pub fn install(&self) -> anyhow::Result<()> {
+    /// Returns the notification fd of the SCMP_ACT_NOTIFY filter, for the seccomp agent.
+    pub fn install(&self) -> anyhow::Result<Option<std::os::fd::OwnedFd>> {
         #[repr(C)]
         struct SockFprog {
             len: libc::c_ushort,
             filter: *const sock_filter,
         }
         let n = self.filters.len();
+        let mut listener = None;
         for (i, filter) in self.filters.iter().enumerate() {
             let prog = SockFprog {
                 len: filter.len() as libc::c_ushort,
                 filter: filter.as_ptr(),
+            };
+            let flags = match self.listener {
+                // TSYNC and a listener only go together with TSYNC_ESRCH; rt's init is
+                // single-threaded, TSYNC has nothing to do there.
+                Some((at, extra)) if at == i => {
+                    (self.flags & !libc::SECCOMP_FILTER_FLAG_TSYNC)
+                        | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+                        | extra
+                }
+                _ => self.flags,
             };
             // SAFETY: the kernel copies the program; `prog` and `filter` outlive the call.
             let rc = unsafe {
                 libc::syscall(
                     libc::SYS_seccomp,
                     libc::SECCOMP_SET_MODE_FILTER,
-                    self.flags,
+                    flags,
                     &prog as *const SockFprog,
                 )
             };
-            if rc != 0 {
+            if rc < 0 {
                 let err = std::io::Error::last_os_error();
                 return Err(err).with_context(|| {
                     format!(
-                        "linux.seccomp: load filter {} of {n} (flags {:#x})",
-                        i + 1,
-                        self.flags
+                        "linux.seccomp: load filter {} of {n} (flags {flags:#x})",
+                        i + 1
                     )
                 });
             }
+            if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+                // SAFETY: with NEW_LISTENER, seccomp(2) returns a new fd that we own.
+                listener = Some(unsafe {
+                    <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rc as i32)
+                });
+            }
         }
-        Ok(())
+        Ok(listener)
     }
 }
 
@@ -199,9 +234,7 @@ fn action(act: LinuxSeccompAction, errno: Option<u32>, field: &str) -> anyhow::R
             Action::Trace(d)
         }
         LinuxSeccompAction::ScmpActLog => Action::Log,
-        LinuxSeccompAction::ScmpActNotify => {
-            bail!("{field} SCMP_ACT_NOTIFY: seccomp user notification is not supported by rt")
-        }
+        LinuxSeccompAction::ScmpActNotify => Action::Notify,
     })
 }
 
@@ -300,6 +333,16 @@ fn build(
         .filter(|i| i.code == 0x06 && i.k == libc::SECCOMP_RET_KILL_PROCESS)
         .context("linux.seccomp: unexpected seccompiler output (architecture check)")?;
     ret.k = libc::SECCOMP_RET_ALLOW;
+    if matched == Action::Notify || mismatch == Action::Notify {
+        const RET_K: u16 = 0x06;
+        let placeholder = libc::SECCOMP_RET_ERRNO | NOTIFY_PLACEHOLDER;
+        for i in prog
+            .iter_mut()
+            .filter(|i| i.code == RET_K && i.k == placeholder)
+        {
+            i.k = libc::SECCOMP_RET_USER_NOTIF;
+        }
+    }
     Ok(prog)
 }
 
@@ -381,30 +424,51 @@ pub fn compile_for(
     } else {
         &[]
     };
-    compile_allowing(seccomp, always_allow)
+    compile_allowing(seccomp, always_allow, true)
 }
 
 /// Translates the profile; errors name the field. Unknown syscall names are skipped.
 /// (The fuzz targets' entry point; rt itself uses [`compile_for`].)
 #[allow(dead_code)]
 pub fn compile(seccomp: &LinuxSeccomp) -> anyhow::Result<Program> {
-    compile_allowing(seccomp, &[])
+    compile_allowing(seccomp, &[], false)
 }
 
-/// [`compile`], with the syscalls of `always_allow` allowed whatever the profile says.
-fn compile_allowing(seccomp: &LinuxSeccomp, always_allow: &[i64]) -> anyhow::Result<Program> {
+/// A profile that kills (or traps) the container's execve can never run the container, and
+/// its init would die without a word after `rt start`: refused when it is loaded. (An
+/// ERRNO for execve is reported by `rt start` with the init's message.)
+fn refuse_killing_execve(default: Action, groups: &[(Action, Rules)]) -> anyhow::Result<()> {
+    let kills = |a: Action| matches!(a, Action::KillThread | Action::KillProcess | Action::Trap);
+    let nr = libc::SYS_execve;
+    let unconditional = groups
+        .iter()
+        .filter(|(_, rules)| matches!(rules.get(&nr), Some(Chain::Always)))
+        .map(|(a, _)| *a);
+    let matched = groups.iter().any(|(_, rules)| rules.contains_key(&nr));
+    let killed = unconditional.clone().any(kills) || (!matched && kills(default));
+    if killed {
+        bail!(
+            "linux.seccomp: the profile kills execve(2): the container's process could never \
+             start"
+        );
+    }
+    Ok(())
+}
+
+/// [`compile`], with the syscalls of `always_allow` allowed whatever the profile says;
+/// `for_process`: the filter is for a container process, which must be able to exec.
+fn compile_allowing(
+    seccomp: &LinuxSeccomp,
+    always_allow: &[i64],
+    for_process: bool,
+) -> anyhow::Result<Program> {
     let arch = native_arch()?;
     let default = action(
         seccomp.default_action(),
         seccomp.default_errno_ret(),
         "linux.seccomp.defaultAction",
     )?;
-    if let Some(path) = seccomp.listener_path() {
-        bail!(
-            "linux.seccomp.listenerPath {}: seccomp user notification is not supported by rt",
-            path.display()
-        );
-    }
+
     for (i, a) in seccomp
         .architectures()
         .as_deref()
@@ -421,6 +485,7 @@ fn compile_allowing(seccomp: &LinuxSeccomp, always_allow: &[i64]) -> anyhow::Res
         }
     }
     let mut flags: libc::c_ulong = 0;
+    let mut listener_flags: libc::c_ulong = 0;
     for flag in seccomp.flags().as_deref().unwrap_or(&[]) {
         flags |= match flag {
             LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
@@ -428,8 +493,11 @@ fn compile_allowing(seccomp: &LinuxSeccomp, always_allow: &[i64]) -> anyhow::Res
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
                 libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
             }
-            // Only meaningful with a notify listener, which rt does not create.
-            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
+            // Only meaningful for the filter with a notify listener.
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                listener_flags |= libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+                0
+            }
         };
     }
 
@@ -503,6 +571,9 @@ fn compile_allowing(seccomp: &LinuxSeccomp, always_allow: &[i64]) -> anyhow::Res
             rules.remove(nr);
         }
     }
+    if for_process {
+        refuse_killing_execve(default, &groups)?;
+    }
     let mut filters = Vec::new();
     if default != Action::Allow {
         // Every syscall some rule with another action matches leaves the default.
@@ -519,35 +590,55 @@ fn compile_allowing(seccomp: &LinuxSeccomp, always_allow: &[i64]) -> anyhow::Res
         }
         let blocks_seccomp =
             default != Action::Log && !matches!(union.get(&libc::SYS_seccomp), Some(Chain::Always));
-        filters.push((blocks_seccomp, build(union, default, Action::Allow, arch)?));
+        let notify = default == Action::Notify;
+        filters.push((
+            blocks_seccomp,
+            notify,
+            build(union, default, Action::Allow, arch)?,
+        ));
     }
     for (act, rules) in groups {
         if act == Action::Allow || act == default || rules.is_empty() {
             continue;
         }
         let blocks_seccomp = rules.contains_key(&libc::SYS_seccomp) && act != Action::Log;
-        filters.push((blocks_seccomp, build(rules, Action::Allow, act, arch)?));
+        filters.push((
+            blocks_seccomp,
+            act == Action::Notify,
+            build(rules, Action::Allow, act, arch)?,
+        ));
     }
     if filters.is_empty() {
         return Ok(Program {
             filters: Vec::new(),
             flags,
+            listener: None,
         });
+    }
+    let notifies = filters.iter().any(|(_, notify, _)| *notify);
+    if notifies && seccomp.listener_path().is_none() {
+        bail!("linux.seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the seccomp agent's socket)");
     }
     // Each filter is loaded with seccomp(2), so the ones that may refuse seccomp(2) go last;
     // at most one can (only equal-precedence results depend on the order otherwise).
-    if filters.iter().filter(|(blocks, _)| *blocks).count() > 1 {
+    if filters.iter().filter(|(blocks, _, _)| *blocks).count() > 1 {
         bail!(
             "linux.seccomp: rules with different actions all deny seccomp(2); \
              rt loads its filters one by one and cannot install this profile"
         );
     }
-    filters.sort_by_key(|(blocks, _)| *blocks);
+    filters.sort_by_key(|(blocks, _, _)| *blocks);
+    // The guard goes first: filter i of `filters` is i + 1 of the program.
+    let listener = filters
+        .iter()
+        .position(|(_, notify, _)| *notify)
+        .map(|i| (i + 1, listener_flags));
     let mut all = vec![guard(arch)?];
-    all.extend(filters.into_iter().map(|(_, f)| f));
+    all.extend(filters.into_iter().map(|(_, _, f)| f));
     Ok(Program {
         filters: all,
         flags,
+        listener,
     })
 }
 
