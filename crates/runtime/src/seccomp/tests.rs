@@ -317,22 +317,85 @@ fn seccomp_denying_filter_is_loaded_last() {
     assert!(err.to_string().contains("deny seccomp(2)"), "{err}");
 }
 
+#[test]
+fn notify_rules_return_user_notif_and_load_with_a_listener() {
+    let p = compile(&profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": "/run/agent.sock",
+        "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }]
+    })))
+    .unwrap();
+    assert!(p.notifies());
+    let (at, _) = p.listener.unwrap();
+    let mkdir = call("mkdir", &[]);
+    assert_eq!(
+        run_filter(&p.filters[at], &mkdir),
+        libc::SECCOMP_RET_USER_NOTIF
+    );
+    assert_eq!(run_filter(&p.filters[at], &call("read", &[])), ALLOW);
+}
+
+#[test]
+fn capset_is_allowed_when_the_process_drops_cap_sys_admin_after_its_filter() {
+    let process: oci_spec::runtime::Process = serde_json::from_value(json!({
+        "cwd": "/", "user": { "uid": 0, "gid": 0 }, "noNewPrivileges": false,
+        "capabilities": { "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"] }
+    }))
+    .unwrap();
+    let denying = json!({ "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{ "names": ["read", "write"], "action": "SCMP_ACT_ALLOW" },
+                     { "names": ["capset"], "action": "SCMP_ACT_KILL_PROCESS" }] });
+    let p = super::compile_for(&profile(denying.clone()), Some(&process)).unwrap();
+    for f in &p.filters {
+        assert_eq!(run_filter(f, &call("capset", &[])), ALLOW);
+    }
+    // With no_new_privs the filter needs no CAP_SYS_ADMIN: the profile stands.
+    let mut nnp = process.clone();
+    nnp.set_no_new_privileges(Some(true));
+    let p = super::compile_for(&profile(denying), Some(&nnp)).unwrap();
+    assert!(p
+        .filters
+        .iter()
+        .any(|f| run_filter(f, &call("capset", &[])) != ALLOW));
+}
+
+#[test]
+fn a_profile_killing_execve_is_refused_for_a_container_process() {
+    for v in [
+        json!({ "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{ "names": ["execve"], "action": "SCMP_ACT_KILL" }] }),
+        json!({ "defaultAction": "SCMP_ACT_KILL_PROCESS",
+                "syscalls": [{ "names": ["read"], "action": "SCMP_ACT_ALLOW" }] }),
+    ] {
+        let e = format!("{:#}", super::compile_for(&profile(v), None).unwrap_err());
+        assert!(e.contains("kills execve(2)"), "{e}");
+    }
+    // An errno is reported by the init instead, and a conditional kill may never match.
+    super::compile_for(
+        &profile(json!({ "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["execve"], "action": "SCMP_ACT_ERRNO" }] })),
+        None,
+    )
+    .unwrap();
+}
+
 fn compile_err(v: serde_json::Value) -> String {
     format!("{:#}", compile(&profile(v)).unwrap_err())
 }
 
 #[test]
 fn bad_profiles_name_the_field() {
+    // SCMP_ACT_NOTIFY hands syscalls to an agent: without its socket it is refused.
     let e = compile_err(json!({ "defaultAction": "SCMP_ACT_NOTIFY" }));
     assert!(
-        e.contains("linux.seccomp.defaultAction SCMP_ACT_NOTIFY"),
+        e.contains("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath"),
         "{e}"
     );
     let e = compile_err(json!({ "defaultAction": "SCMP_ACT_ALLOW",
         "syscalls": [{ "names": ["read"], "action": "SCMP_ACT_ALLOW" },
                      { "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }] }));
     assert!(
-        e.contains("linux.seccomp.syscalls[1].action SCMP_ACT_NOTIFY"),
+        e.contains("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath"),
         "{e}"
     );
     let e = compile_err(json!({ "defaultAction": "SCMP_ACT_ALLOW",
@@ -350,9 +413,10 @@ fn bad_profiles_name_the_field() {
     );
     let e = compile_err(json!({ "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 70000 }));
     assert!(e.contains("linux.seccomp.defaultErrnoRet 70000"), "{e}");
-    let e = compile_err(json!({ "defaultAction": "SCMP_ACT_ALLOW",
-        "listenerPath": "/run/agent.sock" }));
-    assert!(e.contains("linux.seccomp.listenerPath"), "{e}");
+    // A listenerPath without a notify rule is a listener nobody uses: fine.
+    compile(&profile(json!({ "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": "/run/agent.sock" })))
+    .unwrap();
     let e = compile_err(json!({ "defaultAction": "SCMP_ACT_ALLOW",
         "syscalls": [{ "names": [], "action": "SCMP_ACT_ERRNO" }] }));
     assert!(e.contains("linux.seccomp.syscalls[0].names"), "{e}");
