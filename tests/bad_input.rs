@@ -686,11 +686,26 @@ fn commands_on_unknown_or_wrong_state_containers() {
 #[test]
 fn bad_flags_exit_1() {
     let env = Env::new("flags");
+    // Usage errors are one line `rt: ...` (not clap's multi-line text), exit status 1.
     let out = env.rt(&["create", "--no-such-flag", "x"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_fails_with(&out, "--no-such-flag");
     let out = env.rt(&["--log-format", "xml", "list"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("xml"));
+    assert_fails_with(&out, "xml");
+    assert_fails_with(&env.rt(&["no-such-command"]), "no-such-command");
+    assert_fails_with(&env.rt(&["kill"]), "<ID>");
+    assert_fails_with(&env.rt(&[]), "requires a subcommand");
+    // --help and --version still print in full, on stdout, and exit 0.
+    for args in [&["--help"][..], &["exec", "--help"], &["--version"]] {
+        let out = env.rt(args);
+        assert_ok(&out, &format!("{args:?}"));
+        assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
+    }
+    let help = stdout(&env.rt(&["exec", "--help"]));
+    assert!(
+        help.lines().count() > 10 && help.contains("--detach"),
+        "{help}"
+    );
+    assert!(stdout(&env.rt(&["--version"])).starts_with("rt "));
 }
 
 /// Flags rt refuses, before or after it made anything: each is one line, nothing left.
