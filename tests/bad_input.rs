@@ -702,7 +702,7 @@ fn bad_flags_exit_1() {
     }
     let help = stdout(&env.rt(&["exec", "--help"]));
     assert!(
-        help.lines().count() > 10 && help.contains("--detach"),
+        help.lines().count() > 10 && help.contains("--ignore-paused"),
         "{help}"
     );
     assert!(stdout(&env.rt(&["--version"])).starts_with("rt "));
