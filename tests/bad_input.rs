@@ -649,7 +649,7 @@ fn invalid_and_duplicate_ids() {
     // A duplicate ID is refused and the first container is untouched.
     env.create(&id, &env.config(&id, &["true"]));
     let out = env.rt(&["create", "-b", bundle.to_str().unwrap(), &id]);
-    assert_fails_with(&out, "already exists");
+    assert_fails_with(&out, "container with id exists");
     assert_eq!(env.status(&id), "created");
     assert_ok(&env.rt(&["delete", "-f", &id]), "delete");
     env.assert_clean(&id, Some(&bundle));
@@ -675,10 +675,16 @@ fn commands_on_unknown_or_wrong_state_containers() {
     assert_fails_with(&env.rt(&["kill", &id, "99"]), "unknown signal \"99\"");
     assert_eq!(env.status(&id), "created");
     assert_ok(&env.rt(&["start", &id]), "start");
-    assert_fails_with(&env.rt(&["start", &id]), "is running");
+    assert_fails_with(
+        &env.rt(&["start", &id]),
+        "cannot start an already running container",
+    );
     assert_ok(&env.rt(&["kill", &id, "KILL"]), "kill");
     env.wait_status(&id, "stopped");
-    assert_fails_with(&env.rt(&["start", &id]), "is stopped");
+    assert_fails_with(
+        &env.rt(&["start", &id]),
+        "cannot start a container that has stopped",
+    );
     assert_ok(&env.rt(&["delete", &id]), "delete");
     env.assert_clean(&id, Some(&bundle));
 }

@@ -353,8 +353,12 @@ fn make_sub_cgroup(dir: &std::path::Path, name: &str) {
     let sub = dir.join(name);
     fs::create_dir_all(&sub).unwrap();
     for file in ["cpuset.cpus", "cpuset.mems"] {
-        if let Ok(value) = fs::read_to_string(dir.join(file)) {
-            fs::write(sub.join(file), value.trim()).unwrap();
+        // (On v2 the child has no cpuset files unless its parent enables the controller
+        // for it, and an empty cpuset there means the parent's.)
+        if let (Ok(value), true) = (fs::read_to_string(dir.join(file)), sub.join(file).exists()) {
+            if fs::read_to_string(sub.join(file)).is_ok_and(|v| v.trim().is_empty()) {
+                fs::write(sub.join(file), value.trim()).unwrap();
+            }
         }
     }
 }

@@ -52,7 +52,7 @@ fn create_start_kill_delete() {
     // A second start is refused.
     assert_fails_with(
         &env.rt(&["start", &id]),
-        "only a created container can be started",
+        "cannot start an already running container",
     );
     // Deleting a running container without --force is refused and changes nothing.
     assert_fails_with(&env.rt(&["delete", &id]), "not stopped");
