@@ -91,7 +91,8 @@ pub enum Command {
     State(state::Args),
     /// Send a signal to the container's init process (or all its processes).
     Kill(kill::Args),
-    /// Delete a stopped container and everything rt made for it.
+    /// Delete a stopped or created container (killing a created one's init) and everything rt
+    /// made for it.
     Delete(delete::Args),
     /// Run a new process in a running container.
     Exec(exec::Args),
