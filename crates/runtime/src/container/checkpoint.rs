@@ -69,7 +69,7 @@ pub fn checkpoint(store: &Store, id: &str, opts: &CheckpointOptions) -> anyhow::
     let status = container.status();
     if !matches!(status, Status::Running | Status::Paused) {
         bail!(
-            "cannot checkpoint container {id}: container not running (it is {status}; only a \
+            "cannot checkpoint container {id}: container not running (it is {status}: only a \
              running or paused container can be checkpointed)"
         );
     }
