@@ -7,8 +7,15 @@ set -euo pipefail
 rootfs=${1:?usage: build-rootfs.sh ROOTFS_DIR}
 busybox=/bin/busybox
 
-if ! "$busybox" --list >/dev/null 2>&1 || ! file_is_static=$(LC_ALL=C ldd "$busybox" 2>&1) \
-    || [[ $file_is_static != *"not a dynamic executable"* ]]; then
+# ldd exits 1 on a static binary (saying "not a dynamic executable"; some say "statically
+# linked"): judge by what it says, not by its exit status.
+is_static() {
+    local out
+    out=$(LC_ALL=C ldd "$1" 2>&1 || true)
+    [[ $out == *"not a dynamic executable"* || $out == *"statically linked"* ]]
+}
+
+if ! "$busybox" --list >/dev/null 2>&1 || ! is_static "$busybox"; then
     echo "build-rootfs: installing busybox-static from Debian" >&2
     export DEBIAN_FRONTEND=noninteractive
     if ! apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends busybox-static >/dev/null; then

@@ -654,7 +654,7 @@ fn invalid_and_duplicate_ids() {
     // A duplicate ID is refused and the first container is untouched.
     env.create(&id, &env.config(&id, &["true"]));
     let out = env.rt(&["create", "-b", bundle.to_str().unwrap(), &id]);
-    assert_fails_with(&out, "already exists");
+    assert_fails_with(&out, "container with id exists");
     assert_eq!(env.status(&id), "created");
     assert_ok(&env.rt(&["delete", "-f", &id]), "delete");
     env.assert_clean(&id, Some(&bundle));
@@ -680,10 +680,16 @@ fn commands_on_unknown_or_wrong_state_containers() {
     assert_fails_with(&env.rt(&["kill", &id, "99"]), "unknown signal \"99\"");
     assert_eq!(env.status(&id), "created");
     assert_ok(&env.rt(&["start", &id]), "start");
-    assert_fails_with(&env.rt(&["start", &id]), "is running");
+    assert_fails_with(
+        &env.rt(&["start", &id]),
+        "cannot start an already running container",
+    );
     assert_ok(&env.rt(&["kill", &id, "KILL"]), "kill");
     env.wait_status(&id, "stopped");
-    assert_fails_with(&env.rt(&["start", &id]), "is stopped");
+    assert_fails_with(
+        &env.rt(&["start", &id]),
+        "cannot start a container that has stopped",
+    );
     assert_ok(&env.rt(&["delete", &id]), "delete");
     env.assert_clean(&id, Some(&bundle));
 }
@@ -691,11 +697,26 @@ fn commands_on_unknown_or_wrong_state_containers() {
 #[test]
 fn bad_flags_exit_1() {
     let env = Env::new("flags");
+    // Usage errors are one line `rt: ...` (not clap's multi-line text), exit status 1.
     let out = env.rt(&["create", "--no-such-flag", "x"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_fails_with(&out, "--no-such-flag");
     let out = env.rt(&["--log-format", "xml", "list"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("xml"));
+    assert_fails_with(&out, "xml");
+    assert_fails_with(&env.rt(&["no-such-command"]), "no-such-command");
+    assert_fails_with(&env.rt(&["kill"]), "<ID>");
+    assert_fails_with(&env.rt(&[]), "requires a subcommand");
+    // --help and --version still print in full, on stdout, and exit 0.
+    for args in [&["--help"][..], &["exec", "--help"], &["--version"]] {
+        let out = env.rt(args);
+        assert_ok(&out, &format!("{args:?}"));
+        assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
+    }
+    let help = stdout(&env.rt(&["exec", "--help"]));
+    assert!(
+        help.lines().count() > 10 && help.contains("--ignore-paused"),
+        "{help}"
+    );
+    assert!(stdout(&env.rt(&["--version"])).starts_with("rt "));
 }
 
 /// Flags rt refuses, before or after it made anything: each is one line, nothing left.

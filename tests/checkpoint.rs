@@ -652,7 +652,7 @@ fn bad_input_is_refused_and_leaves_nothing() {
             &id,
         ],
     );
-    assert_fails_with(&out, &format!("container \"{id}\" already exists"));
+    assert_fails_with(&out, &format!("container with id exists: {id}"));
     assert_eq!(env.status(&id), "created");
 
     // Checkpoint of a created container, of a stopped one, with an absolute parent path.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rt_tests::*;
 
-/// 10 concurrent `rt create` of one ID: one wins, nine fail with "already exists" and touch
+/// 10 concurrent `rt create` of one ID: one wins, nine fail with "container with id exists" and touch
 /// nothing of the winner's; delete leaves nothing.
 #[test]
 fn ten_concurrent_creates_of_one_id() {
@@ -25,7 +25,7 @@ fn ten_concurrent_creates_of_one_id() {
         let ok = outs.iter().filter(|o| o.status.success()).count();
         assert_eq!(ok, 1, "{} creates succeeded", ok);
         for out in outs.iter().filter(|o| !o.status.success()) {
-            assert_fails_with(out, "already exists");
+            assert_fails_with(out, "container with id exists");
         }
         assert_eq!(env.status(&id), "created");
         assert_eq!(procs_in_cgroup(&env.cgroup_path(&id)).len(), 1);

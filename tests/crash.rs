@@ -54,7 +54,7 @@ fn crash_at_every_stage(name: &str, edit: fn(&mut serde_json::Value)) {
         assert_fails_with(&env.rt(&["state", &id]), "is incomplete");
         assert_fails_with(
             &env.rt(&["create", "-b", bundle.to_str().unwrap(), &id]),
-            "already exists",
+            "container with id exists",
         );
         assert_ok(&env.rt(&["delete", "--force", &id]), "delete --force");
         env.assert_clean(&id, Some(&bundle));

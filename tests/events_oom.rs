@@ -169,8 +169,11 @@ fn events_stream_stats_every_interval_until_the_container_stops() {
         .all(|e| e["type"] == "stats" && e["id"] == id.as_str()));
     // Once stopped, events (and --stats) refuse it, as runc.
     env.wait_status(&id, "stopped");
-    assert_fails_with(&env.rt(&["events", &id]), "is not running");
-    assert_fails_with(&env.rt(&["events", "--stats", &id]), "is not running");
+    assert_fails_with(&env.rt(&["events", &id]), "container not running");
+    assert_fails_with(
+        &env.rt(&["events", "--stats", &id]),
+        "container not running",
+    );
     assert_ok(&env.rt(&["delete", &id]), "delete");
 }
 

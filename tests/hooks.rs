@@ -217,3 +217,76 @@ fn failing_poststart_and_poststop_hooks_only_warn() {
     );
     env.assert_clean(&id, None);
 }
+
+/// A hook without `env` inherits the environment of whoever runs it, as runc (Go's exec.Cmd
+/// with a nil Env): rt's for every kind but startContainer, which gets the container
+/// process's `process.env`. An `env` (even an empty one) is the whole environment. rt's
+/// internal re-exec marker never reaches a hook.
+#[test]
+fn hooks_without_env_inherit_the_runtimes_environment() {
+    let env = Env::new("hooks-env");
+    let dir = env.tmp.join("hooks");
+    fs::create_dir_all(&dir).unwrap();
+    let host_log = dir.join("log");
+    let bb = busybox();
+    let line = |name: &str| {
+        format!(
+            "echo \"{name} ${{RT_HOOK_TEST-unset}} ${{PROC_VAR-unset}} ${{_RT_SEALED_EXE-none}}\""
+        )
+    };
+    let inherit = |path: &Path, log: &str, name: &str| json!({ "path": path, "args": ["sh", "-c", format!("{} >> {log}", line(name))] });
+    let h = host_log.to_str().unwrap();
+    let hooks = json!({
+        "prestart": [inherit(&bb, h, "prestart")],
+        "createRuntime": [inherit(&bb, h, "createRuntime")],
+        "createContainer": [inherit(&bb, h, "createContainer")],
+        "startContainer": [inherit(Path::new("/bin/sh"), "/tmp/hooks/log", "startContainer")],
+        "poststart": [
+            inherit(&bb, h, "poststart"),
+            // An empty env is an empty environment; a given one is all there is.
+            { "path": bb, "args": ["sh", "-c", format!("{} >> {h}", line("empty"))], "env": [] },
+            { "path": bb, "args": ["sh", "-c", format!("{} >> {h}", line("given"))],
+              "env": ["RT_HOOK_TEST=given"] }
+        ],
+        "poststop": [inherit(&bb, h, "poststop")]
+    });
+    let id = env.id("c");
+    let mut config = config_with_hooks(&env, &id, &["true"], &dir, hooks);
+    config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("PROC_VAR=from-process"));
+    let bundle = env.bundle(&id, &config);
+    let rt = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut cmd = env.rt_cmd(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = env.output_of(cmd).unwrap();
+        assert_ok(&out, &format!("{args:?}"));
+    };
+    let b = bundle.to_str().unwrap();
+    rt(&["create", "-b", b, &id], &[("RT_HOOK_TEST", "create-env")]);
+    // rt start and delete are not re-executed from a sealed copy, so a marker in their
+    // environment stays there: a hook must still not see it.
+    let leak = ("_RT_SEALED_EXE", "leaked");
+    rt(&["start", &id], &[("RT_HOOK_TEST", "start-env"), leak]);
+    env.wait_status(&id, "stopped");
+    rt(&["delete", &id], &[("RT_HOOK_TEST", "delete-env"), leak]);
+    env.assert_clean(&id, Some(&bundle));
+    let log = fs::read_to_string(&host_log).unwrap();
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        [
+            "prestart create-env unset none",
+            "createRuntime create-env unset none",
+            "createContainer create-env unset none",
+            "startContainer unset from-process none",
+            "poststart start-env unset none",
+            "empty unset unset none",
+            "given given unset none",
+            "poststop delete-env unset none",
+        ],
+        "{log}"
+    );
+}

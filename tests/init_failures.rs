@@ -179,7 +179,7 @@ fn rows() -> Vec<Row> {
             name: "entrypoint that does not exist",
             edit: |_, c| set(c, "/process/args", json!(["/no/such/program"])),
             fails: Fails::Create,
-            needle: "process.args[0] \"/no/such/program\": no such executable file",
+            needle: "process.args[0] \"/no/such/program\": no such file or directory",
             rt_env: &[],
             without_sys_boot: false,
         },

@@ -71,7 +71,7 @@ fn pause_stops_cpu_use_and_resume_restarts_it() {
 
     assert_ok(&env.rt(&["resume", &id]), "resume");
     assert_eq!(env.status(&id), "running");
-    assert_fails_with(&env.rt(&["resume", &id]), "is not paused");
+    assert_fails_with(&env.rt(&["resume", &id]), "container not paused");
     std::thread::sleep(wait);
     let c5 = cpu_total(&env, &id);
     assert!(c5 > c4, "resumed, the loop uses cpu again: {c4} -> {c5}");
@@ -83,9 +83,9 @@ fn pause_stops_cpu_use_and_resume_restarts_it() {
     // Pause of a stopped container: a clear error.
     assert_fails_with(
         &env.rt(&["pause", &id]),
-        &format!("container {id} is not running"),
+        &format!("cannot pause container {id}: container not running"),
     );
-    assert_fails_with(&env.rt(&["resume", &id]), "is not paused");
+    assert_fails_with(&env.rt(&["resume", &id]), "container not running");
     assert_ok(&env.rt(&["delete", &id]), "delete");
     env.assert_clean(&id, Some(&bundle));
 }

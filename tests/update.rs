@@ -182,7 +182,7 @@ fn update_with_bad_input_changes_nothing() {
     env.wait_status(&id, "stopped");
     assert_fails_with(
         &env.rt(&["update", "--pids-limit", "5", &id]),
-        "is not running",
+        "container not running",
     );
     assert_ok(&env.rt(&["delete", &id]), "delete");
 }

@@ -96,7 +96,7 @@ wait "$EVENTS_PID" 2>/dev/null || true
 # ---- rt's errors reach ctr through the json log (--log ... --log-format json)
 run_rc rc "${CTR_RUN[@]}" --rm "$CTR_IMG" k5 /nonexistent-binary
 log "ctr error: $OUT"
-expect_match ctr-error-from-rt-log 'nonexistent-binary.*no such executable' "$OUT"
+expect_match ctr-error-from-rt-log 'nonexistent-binary.*no such file or directory' "$OUT"
 check ctr-error-exit-nonzero test "$rc" != 0
 # The shim falls back to "exit status 1: <stderr>" when the json log holds no error.
 check ctr-error-via-json-log test "${OUT#*exit status}" = "$OUT"

@@ -81,4 +81,4 @@ expect_match docker-read-only 'Read-only file system' "$OUT"
 # ---- an error from rt's json log reaches docker
 run_rc rc dk_run --rm "$DOCKER_IMG" /nonexistent-binary
 log "docker error: $OUT"
-expect_match docker-error-from-rt 'nonexistent-binary.*no such executable' "$OUT"
+expect_match docker-error-from-rt 'nonexistent-binary.*no such file or directory' "$OUT"

@@ -116,7 +116,10 @@ expect_match podman-volume-ro 'Read-only file system' "$OUT"
 # `--log-format=json --log <userdata>/oci-log` (runtime_supports_json) and reads the error there.
 run_rc rc pm_run --name perr --rootfs "$ROOTFS:O" /nonexistent-binary
 log "podman error: $OUT"
-expect_match podman-error-from-rt 'OCI runtime.*nonexistent-binary.*no such executable' "$OUT"
+# podman (libpod getOCIRuntimeError) matches "no such file or directory" in the runtime's
+# error: "command not found", exit status 127, as with runc.
+expect_match podman-error-from-rt 'nonexistent-binary.*no such file or directory.*OCI runtime attempted to invoke a command that was not found' "$OUT"
+expect_eq podman-error-exit-127 127 "$rc"
 PERR=$(pm inspect --format '{{.Id}}' perr 2>/dev/null || true)
 expect_match podman-error-json-log '^\{.*"level": *"error".*"msg": *".*nonexistent-binary' \
     "$(cat "$W/podman/runroot/overlay-containers/$PERR/userdata/oci-log" 2>&1)"

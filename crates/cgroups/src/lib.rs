@@ -30,6 +30,12 @@ pub(crate) mod testutil;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// The cgroups examples of the repository's top-level README (its rust blocks; the others
+/// are tagged sh, text, json...), compiled as doctests too.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct TopReadmeDoctests;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

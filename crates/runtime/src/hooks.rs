@@ -1,6 +1,12 @@
 //! OCI hooks: each `{path, args, env, timeout}` is run with the container's state JSON on
-//! stdin, its environment exactly `env`, and its stdout and stderr captured (shown when it
-//! fails). A hook past its `timeout` is killed (with its process group) and fails.
+//! stdin, its stdout and stderr captured (shown when it fails). A hook past its `timeout` is
+//! killed (with its process group) and fails.
+//!
+//! Its environment, as runc (which runs a hook as Go's exec.Cmd with `Env: hook.Env`):
+//! exactly `env` when the hook has one (an empty list is an empty environment); without
+//! `env`, the environment of whoever runs it: rt's for every kind but startContainer, which
+//! gets the container process's `process.env` (it runs in the init, whose environment runc
+//! has made the process's by then). Never rt's internal `_RT_SEALED_EXE` marker.
 //!
 //! Where each kind runs (runtime-spec "Lifecycle", as runc):
 //! - prestart (deprecated) then createRuntime: by `rt create`, in the runtime's namespaces,
@@ -48,6 +54,10 @@ pub const KINDS: &[(Kind, &str)] = &[
     (Kind::Poststart, "poststart"),
     (Kind::Poststop, "poststop"),
 ];
+
+/// rt's internal environment variables, which a hook inheriting rt's environment never
+/// sees: sealed.rs's re-exec marker (checked there by a unit test).
+pub(crate) const RT_INTERNAL_ENV: &[&str] = &["_RT_SEALED_EXE"];
 
 /// How much of a failed hook's output goes into the error message.
 const OUTPUT_MAX: usize = 1024;
@@ -127,12 +137,25 @@ pub struct HookState<'a> {
     pub annotations: BTreeMap<&'a str, &'a str>,
 }
 
-/// Runs the hooks of `kind` in order; the first failure stops them and is returned.
+/// Runs the hooks of `kind` in order; the first failure stops them and is returned. A hook
+/// without `env` inherits rt's environment.
 pub fn run(
     hooks: Option<&Hooks>,
     kind: Kind,
     state: &impl Serialize,
     cwd: Option<&Path>,
+) -> anyhow::Result<()> {
+    run_with_default_env(hooks, kind, state, cwd, None)
+}
+
+/// [`run`], with `default_env` (when given) the environment of a hook without `env`
+/// instead of rt's: startContainer hooks get the container process's `process.env`.
+pub fn run_with_default_env(
+    hooks: Option<&Hooks>,
+    kind: Kind,
+    state: &impl Serialize,
+    cwd: Option<&Path>,
+    default_env: Option<&[String]>,
 ) -> anyhow::Result<()> {
     let list = of_kind(hooks, kind);
     if list.is_empty() {
@@ -140,7 +163,8 @@ pub fn run(
     }
     let json = serde_json::to_vec(state).context("hook state")?;
     for (i, hook) in list.iter().enumerate() {
-        run_one(hook, &format!("hooks.{}[{i}]", kind.name()), &json, cwd)?;
+        let field = format!("hooks.{}[{i}]", kind.name());
+        run_one(hook, &field, &json, cwd, default_env)?;
     }
     Ok(())
 }
@@ -156,7 +180,13 @@ pub fn run_warn(hooks: Option<&Hooks>, kind: Kind, state: &impl Serialize, cwd: 
         Err(e) => return logging::warn(&format!("hooks.{}: state: {e}", kind.name())),
     };
     for (i, hook) in list.iter().enumerate() {
-        if let Err(e) = run_one(hook, &format!("hooks.{}[{i}]", kind.name()), &json, cwd) {
+        if let Err(e) = run_one(
+            hook,
+            &format!("hooks.{}[{i}]", kind.name()),
+            &json,
+            cwd,
+            None,
+        ) {
             logging::warn(&format!("{e:#}"));
         }
     }
@@ -172,7 +202,13 @@ fn memfd(name: &std::ffi::CStr) -> anyhow::Result<File> {
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
-fn run_one(hook: &Hook, field: &str, state: &[u8], cwd: Option<&Path>) -> anyhow::Result<()> {
+fn run_one(
+    hook: &Hook,
+    field: &str,
+    state: &[u8],
+    cwd: Option<&Path>,
+    default_env: Option<&[String]>,
+) -> anyhow::Result<()> {
     let path = hook.path();
     let what = || format!("{field} {}", path.display());
     // stdin and the output are memory files, not pipes: no SIGPIPE if the hook does not
@@ -186,10 +222,21 @@ fn run_one(hook: &Hook, field: &str, state: &[u8], cwd: Option<&Path>) -> anyhow
     if let Some((argv0, rest)) = hook.args().as_deref().unwrap_or(&[]).split_first() {
         cmd.arg0(argv0).args(rest);
     }
-    cmd.env_clear();
-    for kv in hook.env().as_deref().unwrap_or(&[]) {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    match hook.env().as_deref().or(default_env) {
+        Some(env) => {
+            cmd.env_clear();
+            for kv in env {
+                if let Some((k, v)) = kv.split_once('=') {
+                    cmd.env(k, v);
+                }
+            }
+        }
+        // rt's own environment (removed from it already when rt re-executed itself, but
+        // never passed on whatever happened).
+        None => {
+            for var in RT_INTERNAL_ENV {
+                cmd.env_remove(var);
+            }
         }
     }
     if let Some(dir) = cwd.filter(|d| d.is_dir()) {

@@ -154,3 +154,11 @@ mod tests {
         assert_eq!(len, std::fs::metadata("/proc/self/exe").unwrap().len());
     }
 }
+
+#[cfg(test)]
+mod marker_tests {
+    #[test]
+    fn hooks_never_inherit_the_reexec_marker() {
+        assert!(crate::hooks::RT_INTERNAL_ENV.contains(&super::REEXEC_ENV));
+    }
+}

@@ -25,7 +25,8 @@ const MAX_ID_LEN: usize = 1024;
 pub enum StoreError {
     #[error("invalid container id {0:?}: {1}")]
     InvalidId(String, &'static str),
-    #[error("container {0:?} already exists")]
+    /// runc's words, which engines and their users match (e.g. Nomad's docker driver).
+    #[error("container with id exists: {0}")]
     Exists(String),
     #[error("container {0:?} does not exist")]
     NotFound(String),

@@ -8,7 +8,7 @@ use crate::state::Store;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Kill the container first if it is not stopped; an unknown ID is not an error.
+    /// Kill a running or paused container first; an unknown ID is not an error.
     #[arg(short = 'f', long)]
     pub force: bool,
     /// Container ID.

@@ -91,7 +91,8 @@ pub enum Command {
     State(state::Args),
     /// Send a signal to the container's init process (or all its processes).
     Kill(kill::Args),
-    /// Delete a stopped container and everything rt made for it.
+    /// Delete a stopped or created container (killing a created one's init) and everything rt
+    /// made for it.
     Delete(delete::Args),
     /// Run a new process in a running container.
     Exec(exec::Args),
@@ -126,17 +127,53 @@ pub enum Command {
 }
 
 impl Cli {
-    /// Parses argv; usage errors exit with status 1 (as runc), `--help`/`--version` with 0.
+    /// Parses argv. `--help`/`--version` print as clap writes them and exit 0; a usage
+    /// error is one line `rt: ...` on stderr and exit status 1 (as every rt error; runc
+    /// exits 1 too), never clap's multi-line text.
     pub fn parse_from_env() -> Cli {
         match Cli::try_parse() {
             Ok(cli) => cli,
-            Err(err) => {
-                let code = if err.use_stderr() { 1 } else { 0 };
+            Err(err) if !err.use_stderr() => {
                 let _ = err.print();
-                std::process::exit(code);
+                std::process::exit(0);
+            }
+            Err(err) => {
+                crate::output::stderr_line(&format!("rt: {}", usage_error_line(&err)));
+                std::process::exit(1);
             }
         }
     }
+}
+
+/// One line for a clap usage error: its first paragraph without clap's `error: ` prefix
+/// (the tips and usage that follow are dropped), and which `--help` to read.
+fn usage_error_line(err: &clap::Error) -> String {
+    use clap::error::ErrorKind;
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return "a command is required (see rt --help)".to_string();
+    }
+    // Display of a clap error is plain text (no colour codes).
+    let text = err.to_string();
+    let mut lines = text.lines().map(str::trim).skip_while(|l| l.is_empty());
+    let what: Vec<&str> = lines.by_ref().take_while(|l| !l.is_empty()).collect();
+    let what = what.join(" ");
+    let what = what.strip_prefix("error: ").unwrap_or(&what);
+    // "Usage: rt kill [OPTIONS] <ID> [SIGNAL]" names the (sub)command.
+    let command: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .map(|u| {
+            u.split_whitespace()
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect()
+        })
+        .unwrap_or_default();
+    let command = if command.is_empty() {
+        "rt".to_string()
+    } else {
+        command.join(" ")
+    };
+    format!("{what} (see {command} --help)")
 }
 
 /// Runs the chosen subcommand and returns the process exit status.

@@ -68,7 +68,10 @@ pub fn checkpoint(store: &Store, id: &str, opts: &CheckpointOptions) -> anyhow::
     let container = Container::load(store, id)?;
     let status = container.status();
     if !matches!(status, Status::Running | Status::Paused) {
-        bail!("container {id} is {status}: only a running or paused container can be checkpointed");
+        bail!(
+            "cannot checkpoint container {id}: container not running (it is {status}: only a \
+             running or paused container can be checkpointed)"
+        );
     }
     let pid = container.state.pid;
     let cgroup = container.require_cgroup()?;

@@ -1,4 +1,5 @@
-//! `delete`: remove a stopped container's cgroup and state; `force` kills it first.
+//! `delete`: remove a stopped or created container's cgroup and state (a created one's init
+//! is killed first, as runc); `force` kills a running or paused one first.
 
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -46,7 +47,10 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
     let container = Container { dir, state };
     let status = container.status();
     if status != Status::Stopped {
-        if !force {
+        // As runc: a created container's init (waiting for `start`, or dying of a signal
+        // just sent and not yet a zombie) is killed without --force; a running or paused
+        // container needs --force.
+        if !force && status != Status::Created {
             bail!("cannot delete container {id} that is not stopped: it is {status}");
         }
         kill_everything(&container)?;

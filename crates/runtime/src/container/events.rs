@@ -88,7 +88,7 @@ pub enum Event {
 /// Refuses a stopped container, as runc does, and returns the container's cgroup.
 fn running_cgroup(container: &Container) -> anyhow::Result<Cgroup> {
     if container.status() == Status::Stopped {
-        bail!("container {} is not running", container.id());
+        bail!("container {}: container not running", container.id());
     }
     container.require_cgroup()
 }

@@ -52,6 +52,13 @@ pub fn kill(container: &Container, signal: i32, all: bool) -> anyhow::Result<()>
     // SAFETY: kill(2) of the verified init pid.
     if unsafe { libc::kill(container.state.pid, signal) } != 0 {
         let err = std::io::Error::last_os_error();
+        // The init died since the status was read.
+        if err.raw_os_error() == Some(libc::ESRCH) {
+            bail!(
+                "cannot kill container {}: container not running (no such process)",
+                container.id()
+            );
+        }
         return Err(err).with_context(|| format!("kill pid {}", container.state.pid));
     }
     if status == Status::Paused && signal == libc::SIGKILL {

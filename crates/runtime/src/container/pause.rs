@@ -16,8 +16,9 @@ pub fn pause(container: &Container) -> anyhow::Result<()> {
     match status {
         Status::Running => {}
         Status::Paused => bail!("container {} is already paused", container.id()),
+        // "container not running": runc's text, which CRI-O matches for every command.
         _ => bail!(
-            "container {} is not running: it is {status}",
+            "cannot pause container {}: container not running (it is {status})",
             container.id()
         ),
     }
@@ -29,8 +30,16 @@ pub fn pause(container: &Container) -> anyhow::Result<()> {
 /// Thaws a paused container.
 pub fn resume(container: &Container) -> anyhow::Result<()> {
     let status = container.status();
-    if status != Status::Paused {
-        bail!("container {} is not paused: it is {status}", container.id());
+    match status {
+        Status::Paused => {}
+        Status::Running => bail!(
+            "cannot resume container {}: container not paused (it is running)",
+            container.id()
+        ),
+        _ => bail!(
+            "cannot resume container {}: container not running (it is {status})",
+            container.id()
+        ),
     }
     let cg = cgroup_of(container)?;
     cg.thaw()

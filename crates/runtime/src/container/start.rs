@@ -18,11 +18,17 @@ const POLL_MS: i32 = 100;
 
 pub fn start(container: &Container) -> anyhow::Result<()> {
     let status = container.status();
-    if status != Status::Created {
-        bail!(
-            "container {} is {status}: only a created container can be started",
+    // runc's texts (start.go).
+    match status {
+        Status::Created => {}
+        Status::Stopped => bail!(
+            "cannot start a container that has stopped: {}: container not running",
             container.id()
-        );
+        ),
+        _ => bail!(
+            "cannot start an already running container {} (it is {status})",
+            container.id()
+        ),
     }
     let fifo_path = container.dir.fifo_path();
     // Non-blocking: the open succeeds at once and the init's open for writing returns.

@@ -11,7 +11,7 @@ pub fn update(container: &Container, resources: &Resources) -> anyhow::Result<()
     let status = container.status();
     if status == Status::Stopped {
         bail!(
-            "container {} is not running: it is {status}",
+            "cannot update container {}: container not running (it is {status})",
             container.id()
         );
     }

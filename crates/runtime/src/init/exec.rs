@@ -37,9 +37,10 @@ pub struct ExecConfig<'a> {
     pub preserve_fds: u32,
     /// A connected socket for the pty master, when `process.terminal` is set.
     pub console_socket: Option<i32>,
-    /// The container's cgroup: the process moves itself there before joining anything
-    /// (None: a rootless container without a cgroup).
-    pub cgroup: Option<&'a cgroups::Cgroup>,
+    /// The cgroup files (`tasks` on v1, `cgroup.procs` on v2) of the container's cgroup, or
+    /// of the `--cgroup` sub-cgroups: the process writes "0" to each, moving itself there
+    /// before joining anything (none: a rootless container without a cgroup).
+    pub cgroup_files: &'a [std::path::PathBuf],
     /// The container's compiled seccomp profile.
     pub seccomp: Option<&'a crate::seccomp::Program>,
     /// The container's spec as created (its linux.personality).
@@ -192,10 +193,10 @@ fn setup_and_exec(
     // Made while still privileged (see procfs::prepare).
     super::procfs::prepare()?;
     // Still in the host's namespaces, as root: a user namespace joined later could not.
-    if let Some(cgroup) = cfg.cgroup {
-        cgroup
-            .add_self()
-            .context("place the process in the container's cgroup")?;
+    for file in cfg.cgroup_files {
+        std::fs::write(file, "0").with_context(|| {
+            format!("place the process in its cgroup: write {}", file.display())
+        })?;
     }
     for (fd, flag, name) in namespaces {
         nix::sched::setns(fd, *flag).with_context(|| format!("join the {name} namespace"))?;

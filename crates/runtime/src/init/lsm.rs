@@ -47,6 +47,16 @@ pub fn check(spec: &Spec) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The same check for the process `rt exec` runs (its --process-label, or --process file).
+pub fn check_process(process: &oci_spec::runtime::Process) -> anyhow::Result<()> {
+    if let Some(v) = process.selinux_label().as_deref().filter(|v| !v.is_empty()) {
+        if !selinux_enabled() {
+            bail!("process label {v:?}: SELinux is disabled or not supported on this host");
+        }
+    }
+    Ok(())
+}
+
 /// Sets the labels the next execve takes: the AppArmor profile when `apparmor` (the host
 /// enforces AppArmor, as `rt create` judged from the host's /sys), the SELinux label. Both
 /// are written to /proc/thread-self/attr through the verified procfs handle.

@@ -648,11 +648,13 @@ fn setup_and_exec(
     // `rt start` reads the fifo to its end: an `E` message if something below fails, else
     // end-of-file when execve closes it (close-on-exec). Kept open until then, errors too.
     child::report_to(std::os::fd::IntoRawFd::into_raw_fd(fifo));
-    crate::hooks::run(
+    // Without an env of its own, a startContainer hook gets the process's (as runc).
+    crate::hooks::run_with_default_env(
         spec.hooks().as_ref(),
         crate::hooks::Kind::StartContainer,
         &hook_state(cfg, "created"),
         None,
+        Some(env),
     )?;
     install_seccomp(cfg.seccomp, cfg.seccomp_agent, &agent_state)?;
     staged.finish()?;

@@ -103,12 +103,18 @@ pub fn find_executable(program: &str, env: &[String]) -> anyhow::Result<PathBuf>
     let is_exec = |p: &Path| {
         fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
+    // The errno words podman matches (libpod getOCIRuntimeError): "no such file or
+    // directory" and "executable file not found in" make exit status 127, "permission
+    // denied" 126.
     if program.contains('/') {
         let p = PathBuf::from(program);
         if is_exec(&p) {
             return Ok(p);
         }
-        bail!("process.args[0] {program:?}: no such executable file in the container");
+        if fs::metadata(&p).is_ok() {
+            bail!("process.args[0] {program:?}: permission denied (not an executable file)");
+        }
+        bail!("process.args[0] {program:?}: no such file or directory in the container");
     }
     let path = env_value(env, "PATH")
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
