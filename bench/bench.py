@@ -471,7 +471,7 @@ class Bench:
                     libs.append(os.path.basename(name))
             if "not a dynamic executable" in ldd.stdout + ldd.stderr or \
                     "statically linked" in ldd.stdout + ldd.stderr:
-                libs = ["(static)"]
+                libs = []
             res[rt.name] = {
                 "binary": rt.binary,
                 "installed_bytes": os.path.getsize(rt.binary),
@@ -671,7 +671,7 @@ def report(result):
     cells, values = {}, {}
     for n in names:
         f = F.get(n)
-        cells[n] = str(len(f["libs"])) if f else "n/a"
+        cells[n] = (str(len(f["libs"])) if f["libs"] else "0 (static)") if f else "n/a"
         values[n] = len(f["libs"]) if f else None
     rows.append(("linked libraries (ldd)", cells, values))
     cells, values = {}, {}
@@ -701,7 +701,7 @@ def report(result):
         "",
         floor_line(L, names),
         "",
-        "libraries: " + "; ".join(f"{n}: {' '.join(F[n]['libs'])}" for n in names if n in F),
+        "libraries: " + "; ".join(f"{n}: {' '.join(F[n]['libs']) or '(statically linked)'}" for n in names if n in F),
     ]
     if result["errors"]:
         text += ["", f"errors ({len(result['errors'])}, first 10):"]

@@ -81,7 +81,7 @@ fn counter(env: &Env, id: &str) -> Value {
         &[
             "sh",
             "-c",
-            "i=0; while :; do echo $i; echo $i > /tmp/n; i=$((i+1)); sleep 0.1; done",
+            "i=0; while :; do echo $i; echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; i=$((i+1)); sleep 0.1; done",
         ],
     )
 }
@@ -175,7 +175,7 @@ fn count(pid: i32) -> u64 {
     let path = format!("/proc/{pid}/root/tmp/n");
     let deadline = Instant::now() + patience();
     loop {
-        // The shell truncates, then writes: an empty read is a moment in between.
+        // The counter renames a complete file over /tmp/n: it is absent only before the first.
         if let Some(n) = fs::read_to_string(&path)
             .ok()
             .and_then(|s| s.trim().parse().ok())

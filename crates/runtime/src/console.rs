@@ -22,16 +22,14 @@ pub fn connect(path: &Path) -> anyhow::Result<OwnedFd> {
 /// Opens a new pty through the container's /dev/ptmx (resolved inside the root, checked to
 /// be the pty multiplexer, char 5:2): (master, slave name).
 pub fn open_pty() -> anyhow::Result<(OwnedFd, String)> {
-    let root = pathrs::Root::open("/").context("process.terminal: open /")?;
+    let root =
+        crate::init::rootdir::RootDir::open(Path::new("/")).context("process.terminal: open /")?;
     let master = root
-        .open_subpath(
-            "/dev/ptmx",
-            pathrs::flags::OpenFlags::O_RDWR
-                | pathrs::flags::OpenFlags::O_NOCTTY
-                | pathrs::flags::OpenFlags::O_CLOEXEC,
+        .open_in(
+            Path::new("/dev/ptmx"),
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY,
         )
         .context("process.terminal: open /dev/ptmx")?;
-    let master = OwnedFd::from(master);
     let st = nix::sys::stat::fstat(master.as_raw_fd()).context("process.terminal: stat ptmx")?;
     let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
     if !is_char || (libc::major(st.st_rdev), libc::minor(st.st_rdev)) != (5, 2) {

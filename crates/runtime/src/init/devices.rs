@@ -4,13 +4,13 @@
 //! never followed: whatever is there (a symlink planted by the rootfs) is replaced.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use super::rootdir::RootDir as Root;
 use anyhow::{bail, Context};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
-use pathrs::{Handle, Root};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::mount_api::Detached;
@@ -101,7 +101,7 @@ fn create_device(root: &Root, rootfs: &Path, dev: &LinuxDevice, bind: bool) -> a
 }
 
 /// The directory of `path` inside the root (made when missing) and the entry's name.
-fn parent_and_name(root: &Root, rootfs: &Path, path: &Path) -> anyhow::Result<(Handle, CString)> {
+fn parent_and_name(root: &Root, rootfs: &Path, path: &Path) -> anyhow::Result<(OwnedFd, CString)> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         bail!("{}: not a file path", path.display());
     };
@@ -137,7 +137,7 @@ fn make_node(
     path: &Path,
     node: &Node,
     bind: bool,
-) -> anyhow::Result<(Handle, CString)> {
+) -> anyhow::Result<(OwnedFd, CString)> {
     let (dir, name) = parent_and_name(root, rootfs, path)?;
     remove_entry(dir.as_fd(), &name)?;
     if bind {

@@ -25,6 +25,7 @@ mod mounts;
 pub mod path;
 mod process;
 pub mod procfs;
+pub mod rootdir;
 mod rootfs;
 pub mod seccomp_agent;
 pub mod sync;
@@ -417,7 +418,7 @@ fn enter_new_time_namespace(spec: &Spec) -> anyhow::Result<()> {
         text.push_str(&format!("{clock} {secs} {nanos}\n"));
     }
     if !text.is_empty() {
-        procfs::write_self_uncached("timens_offsets", &text)
+        procfs::write_self("timens_offsets", &text)
             .with_context(|| format!("linux.timeOffsets: write {text:?}"))?;
     }
     Ok(())
@@ -771,7 +772,7 @@ pub(crate) fn setup_terminal(
 /// Blocks until `rt start` opens the fifo for reading; returns its write end (reopened
 /// from the O_PATH fd through the procfs handle, whatever the container's /proc is).
 fn wait_for_start(fifo: RawFd, id: &str) -> anyhow::Result<File> {
-    let file = procfs::reopen_fd(fifo, pathrs::flags::OpenFlags::O_WRONLY)
+    let file = procfs::reopen_fd(fifo, rustix::fs::OFlags::WRONLY)
         .with_context(|| format!("container {id}: open the exec fifo"))?;
     // SAFETY: the O_PATH fd is not needed any more.
     unsafe { libc::close(fifo) };

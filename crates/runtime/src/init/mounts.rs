@@ -1,6 +1,6 @@
 //! The spec's `mounts`, made inside the rootfs before pivot_root.
 //!
-//! Each destination is resolved once, inside the rootfs (pathrs: `openat2` with
+//! Each destination is resolved once, inside the rootfs (rootdir.rs: `openat2` with
 //! RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), to a file descriptor; its mountpoint is made
 //! relative to descriptors; the mount is made detached, given its attributes, and attached
 //! onto that descriptor (init/mount_api.rs). A symlink is never followed out of the rootfs,
@@ -11,20 +11,17 @@
 //! `sysfs` mount only onto a real directory, not a symlink; nothing but a `proc` filesystem
 //! goes on `/proc`; nothing is mounted inside /proc but lxcfs' usual files.
 
-use std::fs::Permissions;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use oci_spec::runtime::Mount;
-use pathrs::flags::OpenFlags;
-use pathrs::{Handle, Root};
 use rustix::fs::FileType;
 
 use super::cgroupfs::CgroupSources;
 use super::mount_api::{mount_setattr, Detached, FsOption, MountAttr};
 use super::mount_options::MountOptions;
+use super::rootdir::RootDir as Root;
 
 /// Files inside /proc a mount may cover: what lxcfs provides (runc's list).
 const PROC_FILES_ALLOWED: &[&str] = &[
@@ -51,12 +48,9 @@ pub struct MountContext<'a> {
     pub bundle: &'a Path,
 }
 
-/// errno of a pathrs error, when it came from a system call.
-pub fn pathrs_errno(e: &pathrs::error::Error) -> Option<i32> {
-    match e.kind() {
-        pathrs::error::ErrorKind::OsError(errno) => errno,
-        _ => None,
-    }
+/// Whether an io error is ENOENT.
+pub fn is_enoent(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENOENT)
 }
 
 fn fstat(fd: BorrowedFd<'_>) -> std::io::Result<rustix::fs::Stat> {
@@ -79,16 +73,15 @@ fn inside(rootfs: &Path, path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Makes the directory `dir` (and its parents) inside the root; returns its handle.
-pub fn mkdir_all(root: &Root, rootfs: &Path, dir: &Path) -> anyhow::Result<Handle> {
-    let perm = Permissions::from_mode(0o755);
-    match root.mkdir_all(dir, &perm) {
+pub fn mkdir_all(root: &Root, rootfs: &Path, dir: &Path) -> anyhow::Result<OwnedFd> {
+    match root.mkdir_all(dir, 0o755) {
         Ok(h) => Ok(h),
         Err(e) => {
             let target = inside(rootfs, dir)?;
             if target == dir {
                 return Err(e).with_context(|| format!("make the directory {}", dir.display()));
             }
-            root.mkdir_all(&target, &perm)
+            root.mkdir_all(&target, 0o755)
                 .with_context(|| format!("make the directory {}", target.display()))
         }
     }
@@ -96,10 +89,10 @@ pub fn mkdir_all(root: &Root, rootfs: &Path, dir: &Path) -> anyhow::Result<Handl
 
 /// The mountpoint `dest` inside the root: a directory (made with its parents when missing)
 /// or, for a file, an existing entry or a new empty file. Returned as an O_PATH handle.
-pub fn mountpoint(root: &Root, rootfs: &Path, dest: &Path, dir: bool) -> anyhow::Result<Handle> {
+pub fn mountpoint(root: &Root, rootfs: &Path, dest: &Path, dir: bool) -> anyhow::Result<OwnedFd> {
     match root.resolve(dest) {
         Ok(h) => return Ok(h),
-        Err(e) if pathrs_errno(&e) == Some(libc::ENOENT) => {}
+        Err(e) if is_enoent(&e) => {}
         Err(e) => return Err(e).with_context(|| format!("resolve {}", dest.display())),
     }
     let target = inside(rootfs, dest)?;
@@ -109,14 +102,8 @@ pub fn mountpoint(root: &Root, rootfs: &Path, dest: &Path, dir: bool) -> anyhow:
     if let Some(parent) = target.parent() {
         mkdir_all(root, rootfs, parent)?;
     }
-    let file = root
-        .create_file(
-            &target,
-            OpenFlags::O_RDONLY | OpenFlags::O_EXCL | OpenFlags::O_NOFOLLOW | OpenFlags::O_CLOEXEC,
-            &Permissions::from_mode(0o644),
-        )
-        .with_context(|| format!("make the file {}", target.display()))?;
-    Ok(Handle::from_fd(OwnedFd::from(file)))
+    root.create_file(&target, 0o644)
+        .with_context(|| format!("make the file {}", target.display()))
 }
 
 /// Mounts spec mount number `index` under `root`.
@@ -154,7 +141,7 @@ fn mount_one(root: &Root, index: usize, m: &Mount, ctx: &MountContext) -> anyhow
                     bail!("{typ} must be mounted on an ordinary directory");
                 }
             }
-            Err(e) if pathrs_errno(&e) == Some(libc::ENOENT) => {}
+            Err(e) if is_enoent(&e) => {}
             Err(e) => return Err(e).context("resolve the destination"),
         }
     }
@@ -271,7 +258,7 @@ fn check_destination(dest: &Path, typ: &str, bind: bool) -> anyhow::Result<()> {
 
 /// Rules on where the destination really is: not the rootfs itself (a symlink such as
 /// `/x -> /`), and not inside procfs unless the spec named an allowed file there.
-fn check_target(root: &Root, target: &Handle, dest: &Path) -> anyhow::Result<()> {
+fn check_target(root: &Root, target: &OwnedFd, dest: &Path) -> anyhow::Result<()> {
     let (t, r) = (fstat(target.as_fd())?, fstat(root.as_fd())?);
     if (t.st_dev, t.st_ino) == (r.st_dev, r.st_ino) {
         bail!("destination resolves to the rootfs itself (through a symlink in the rootfs)");

@@ -162,7 +162,7 @@ pub fn switch_user(process: &Process) -> anyhow::Result<()> {
 /// fd, and checked afterwards to be inside the root, as runc does (CVE-2024-21626).
 pub fn enter_cwd(cwd: &Path) -> anyhow::Result<()> {
     let what = || format!("process.cwd {}", cwd.display());
-    let root = pathrs::Root::open("/").with_context(what)?;
+    let root = super::rootdir::RootDir::open(Path::new("/")).with_context(what)?;
     let dir = root.resolve(cwd).with_context(what)?;
     nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&std::os::fd::AsFd::as_fd(
         &dir,

@@ -1,6 +1,6 @@
 //! The container's root filesystem: propagation, the rootfs bind, spec mounts, /dev,
 //! pivot_root (or move + chroot), then sysctls, masked and read-only paths and a read-only
-//! root. Paths inside the rootfs are resolved to file descriptors inside it (pathrs), and
+//! root. Paths inside the rootfs are resolved to file descriptors inside it (rootdir.rs), and
 //! mounts are attached through those descriptors (see mounts.rs), before and after
 //! pivot_root alike.
 
@@ -8,16 +8,16 @@ use std::fs;
 use std::os::fd::AsFd;
 use std::path::Path;
 
+use super::rootdir::RootDir as Root;
 use anyhow::{bail, Context};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, chroot, fchdir, pivot_root};
 use oci_spec::runtime::Spec;
-use pathrs::Root;
 use rustix::fs::FileType;
 use rustix::mount::MountAttrFlags as A;
 
 use super::mount_api::{mount_setattr, Detached, FsOption, MountAttr};
-use super::mounts::{self, pathrs_errno, MountContext};
+use super::mounts::{self, is_enoent, MountContext};
 
 /// Propagation flags of a mode name (`rslave`, `private`, ...).
 pub fn propagation_flags(mode: &str) -> Option<MsFlags> {
@@ -204,7 +204,7 @@ pub fn finish(spec: &Spec) -> anyhow::Result<()> {
     }
     // `/` is the rootfs now; symlinks are still resolved inside it, and /proc's magic links
     // (which would lead back to the host) are never followed.
-    let root = Root::open("/").context("open the new root")?;
+    let root = Root::open(Path::new("/")).context("open the new root")?;
     for p in readonly {
         readonly_path(&root, Path::new(p)).with_context(|| format!("linux.readonlyPaths {p:?}"))?;
     }
@@ -224,10 +224,10 @@ pub fn finish(spec: &Spec) -> anyhow::Result<()> {
 }
 
 /// The path inside the root as a handle; None when it does not exist.
-fn resolve(root: &Root, path: &Path) -> anyhow::Result<Option<pathrs::Handle>> {
+fn resolve(root: &Root, path: &Path) -> anyhow::Result<Option<std::os::fd::OwnedFd>> {
     match root.resolve(path) {
         Ok(h) => Ok(Some(h)),
-        Err(e) if pathrs_errno(&e) == Some(libc::ENOENT) => Ok(None),
+        Err(e) if is_enoent(&e) => Ok(None),
         Err(e) => Err(e).context("resolve"),
     }
 }
@@ -249,9 +249,9 @@ fn readonly_path(root: &Root, path: &Path) -> anyhow::Result<()> {
 
 /// The container's /dev/null, verified to be the null device (char 1:3) and not a symlink
 /// or anything else a rootfs or a bound /dev could put there (CVE-2025-31133).
-fn null_device(root: &Root) -> anyhow::Result<pathrs::Handle> {
+fn null_device(root: &Root) -> anyhow::Result<std::os::fd::OwnedFd> {
     let null = root
-        .resolve_nofollow("/dev/null")
+        .resolve_nofollow(Path::new("/dev/null"))
         .context("resolve /dev/null to mask with it")?;
     let st = rustix::fs::fstat(&null)
         .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))?;
@@ -266,7 +266,11 @@ fn null_device(root: &Root) -> anyhow::Result<pathrs::Handle> {
 }
 
 /// A directory gets an empty read-only tmpfs, anything else the null device.
-fn mask_path(root: &Root, path: &Path, null: &mut Option<pathrs::Handle>) -> anyhow::Result<()> {
+fn mask_path(
+    root: &Root,
+    path: &Path,
+    null: &mut Option<std::os::fd::OwnedFd>,
+) -> anyhow::Result<()> {
     let Some(target) = resolve(root, path)? else {
         return Ok(());
     };
