@@ -392,6 +392,135 @@ class Bench:
                 }
         return res
 
+    # -- 3b. growth: N containers running; what a node agent calls over and over --------
+    def growth(self):
+        """For N in --growth (10,100,300): with N `sleep` containers running, the wall of
+        `create` (+ `delete -f`) of one more, `list` (table and json), `events --stats` of
+        one, and (rt) a `rt monitor` scrape of all; then, at the largest N, --scrapes scrapes
+        while containers come and go, with the monitor's fds and RSS before and after."""
+        a = self.args
+        levels = sorted({int(x) for x in a.growth.split(",") if x.strip()})
+        res = {}
+        for rt in self.runtimes.values():
+            r = res[rt.name] = {"levels": {}}
+            running = []
+            mon = self.start_monitor(rt) if rt.name == "rt" else None
+            try:
+                for n in levels:
+                    log(f"growth: {rt.name} with {n} containers running")
+                    if not self.bring_up(rt, running, n):
+                        r["levels"][str(n)] = {"ok": False}
+                        break
+                    r["levels"][str(n)] = self.growth_level(rt, running, mon)
+                if mon and running and r["levels"].get(str(levels[-1]), {}).get("ok"):
+                    r["monitor_soak"] = self.monitor_soak(rt, mon, len(running))
+            finally:
+                if mon:
+                    mon[0].terminate()
+                    mon[0].wait()
+                procs, _ = pool([rt.cmd("delete", "--force", cid) for cid in running], a.jobs)
+                for cid, p in zip(running, procs):
+                    if p.rc == 0:
+                        self.live.discard((rt.name, cid))
+                self.cleanup()
+        return res
+
+    def bring_up(self, rt, running, n):
+        """Creates and starts containers, `jobs` at a time, until `n` run."""
+        new = []
+        while len(running) + len(new) < n:
+            cid, b = self.bundle(rt, "grow", ["/bin/sleep", "100000"])
+            self.live.add((rt.name, cid))
+            new.append((cid, b))
+        for phase, mk in (("create", lambda c, b: rt.cmd("create", "--bundle", b, c)),
+                          ("start", lambda c, b: rt.cmd("start", c))):
+            procs, _ = pool([mk(c, b) for c, b in new], self.args.jobs)
+            bad = [p for p in procs if p.rc != 0]
+            for p in bad[:3]:
+                self.check(f"growth {phase}", rt, p)
+            if bad:
+                running.extend(c for c, _ in new)
+                return False
+        running.extend(c for c, _ in new)
+        return True
+
+    def growth_level(self, rt, running, mon):
+        a = self.args
+        out = {"ok": True, "n": len(running)}
+        samples = {k: [] for k in ("create", "delete", "list", "list_json", "events",
+                                   "scrape")}
+        for i in range(a.growth_runs + 1):
+            keep = i > 0  # the first round warms the caches
+            cid, b = self.bundle(rt, "probe", ["/bin/sleep", "100000"])
+            self.live.add((rt.name, cid))
+            c = timed(rt.cmd("create", "--bundle", b, cid), "gcreate")
+            d = self.delete_force(rt, cid, "gdel")
+            if self.check("growth create", rt, c) and self.check("growth delete", rt, d) \
+                    and keep:
+                samples["create"].append(c.wall)
+                samples["delete"].append(d.wall)
+            for key, argv in (("list", rt.cmd("list")),
+                              ("list_json", rt.cmd("list", "--format", "json")),
+                              ("events", rt.cmd("events", "--stats", running[0]))):
+                p = timed(argv, "g" + key)
+                if p.rc == 0:
+                    if keep:
+                        samples[key].append(p.wall)
+                elif key != "events" or not (UNSUPPORTED.search(p.err) or is_unsupported(rt)):
+                    self.check(f"growth {key}", rt, p)
+            if mon:
+                t, lines = scrape(mon[1])
+                if keep:
+                    samples["scrape"].append(t)
+                out["scrape_lines"] = lines
+        for k, v in samples.items():
+            out[k] = summary(v)
+        if mon:
+            out["monitor"] = proc_usage(mon[0].pid)
+        return out
+
+    def start_monitor(self, rt):
+        """`rt monitor` on a free local port; (Popen, url)."""
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        err = open(os.path.join(TMP, "monitor.err"), "w")
+        mon = subprocess.Popen(rt.cmd("monitor", "--listen", f"127.0.0.1:{port}"),
+                               stdout=subprocess.DEVNULL, stderr=err)
+        url = f"http://127.0.0.1:{port}/metrics"
+        for _ in range(200):
+            try:
+                scrape(url)
+                return mon, url
+            except OSError:
+                time.sleep(0.02)
+        mon.terminate()
+        self.errors.append("rt monitor did not answer")
+        return None
+
+    def monitor_soak(self, rt, mon, n):
+        """--scrapes scrapes; every 10th, one container created, started and deleted."""
+        a = self.args
+        log(f"growth: {a.scrapes} scrapes of {n} containers, containers coming and going")
+        for _ in range(20):
+            scrape(mon[1])
+        before = proc_usage(mon[0].pid)
+        times = []
+        for i in range(a.scrapes):
+            if i % 10 == 0:
+                cid, b = self.bundle(rt, "churn", ["/bin/sleep", "100000"])
+                self.live.add((rt.name, cid))
+                timed(rt.cmd("run", "-d", "--bundle", b, cid), "churn")
+            t, _ = scrape(mon[1])
+            times.append(t)
+            if i % 10 == 5:
+                self.delete_force(rt, cid, "churndel")
+                reap_orphans()
+        after = proc_usage(mon[0].pid)
+        return {"scrapes": a.scrapes, "containers": n, "scrape": summary(times),
+                "before": before, "after": after}
+
     # -- 5a. peak RSS ------------------------------------------------------------------
     def peak_rss(self):
         """ru_maxrss of `create` and of `run`, through GNU time (-f %M).
@@ -504,6 +633,26 @@ class Bench:
                 if mode == "c":
                     res[rt.name] = parse_strace_c(out)
         return res
+
+
+def scrape(url):
+    """GET url; (wall ms, lines)."""
+    import urllib.request
+    t0 = time.perf_counter_ns()
+    with urllib.request.urlopen(url, timeout=10) as r:
+        body = r.read()
+    return (time.perf_counter_ns() - t0) / 1e6, body.count(b"\n")
+
+
+def proc_usage(pid):
+    """Open fds and resident memory (KiB) of a process."""
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    rss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    return {"fds": fds, "rss_kib": rss}
 
 
 def is_unsupported(rt):
@@ -682,6 +831,7 @@ def report(result):
     rows.append(("syscalls of one `run` (strace -f -c)", cells, values))
 
     table = build_table(names, rows)
+    gtable, gnotes = growth_report(result, names)
     m = result["machine"]
     text = [
         "",
@@ -703,10 +853,118 @@ def report(result):
         "",
         "libraries: " + "; ".join(f"{n}: {' '.join(F[n]['libs']) or '(statically linked)'}" for n in names if n in F),
     ]
+    if gtable:
+        text += ["", "growth: with N `sleep` containers running (median [p10-p90] of "
+                 f"{result['params']['growth_runs']} runs each)", "", gtable, ""] + gnotes
     if result["errors"]:
         text += ["", f"errors ({len(result['errors'])}, first 10):"]
         text += [f"  {e}" for e in result["errors"][:10]]
-    return "\n".join(text), table
+    return "\n".join(text), table + ("\n\n" + gtable if gtable else "")
+
+
+GROWTH_METRICS = (
+    ("create", "create wall ms"),
+    ("delete", "delete -f wall ms"),
+    ("list", "list ms"),
+    ("list_json", "list --format json ms"),
+    ("events", "events --stats ms"),
+    ("scrape", "monitor scrape ms"),
+)
+
+
+def growth_levels(G):
+    return sorted({int(k) for g in G.values() for k in g.get("levels", {})})
+
+
+def growth_report(result, names):
+    """The growth table (one row per metric and N) and notes on the monitor."""
+    G = result.get("growth") or {}
+    if not G:
+        return "", []
+    rows = []
+    for key, label in GROWTH_METRICS:
+        for n_running in growth_levels(G):
+            cells, values = {}, {}
+            for n in names:
+                lv = G.get(n, {}).get("levels", {}).get(str(n_running)) or {}
+                s = lv.get(key)
+                cells[n] = fmt_ms(s) if s else ("failed" if lv.get("ok") is False else "n/a")
+                values[n] = s["median"] if s else None
+            if any(v is not None for v in values.values()):
+                rows.append((f"{label}, {n_running} running", cells, values))
+    notes = []
+    rt = G.get("rt", {})
+    lv = rt.get("levels", {})
+    levels = [k for k in growth_levels(G) if lv.get(str(k), {}).get("monitor")]
+    if levels:
+        lo, hi = lv[str(levels[0])], lv[str(levels[-1])]
+        per = ((hi["monitor"]["rss_kib"] - lo["monitor"]["rss_kib"]) /
+               max(1, hi["n"] - lo["n"]))
+        notes.append(f"rt monitor: {hi.get('scrape_lines', '?')} lines for {hi['n']} containers; "
+                     f"RSS {lo['monitor']['rss_kib']} KiB at {lo['n']} containers, "
+                     f"{hi['monitor']['rss_kib']} KiB at {hi['n']} ({per:.1f} KiB per container)")
+    soak = rt.get("monitor_soak")
+    if soak:
+        b, a = soak["before"], soak["after"]
+        notes.append(f"rt monitor soak: {soak['scrapes']} scrapes of {soak['containers']} "
+                     f"containers, one created and deleted every 10: scrape {fmt_ms(soak['scrape'])} "
+                     f"ms; fds {b['fds']} -> {a['fds']}, RSS {b['rss_kib']} -> {a['rss_kib']} KiB")
+    return build_table(names, rows), notes
+
+
+def growth_svg(result, path):
+    """Small multiples: one panel per growth metric, ms (median) against N, a line per
+    runtime. Plain SVG, no dependency."""
+    G = result.get("growth") or {}
+    levels = growth_levels(G)
+    if not levels:
+        return False
+    colors = {"rt": "#d62728", "crun": "#1f77b4", "runc": "#2ca02c"}
+    pw, ph, ml, mt, mb, mr = 300, 190, 48, 30, 34, 12
+    cols = 3
+    panels = [(k, l) for k, l in GROWTH_METRICS
+              if any(G[n]["levels"].get(str(x), {}).get(k) for n in G for x in levels)]
+    rows = (len(panels) + cols - 1) // cols
+    W, H = cols * pw, rows * ph + 30
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+           f'viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="11">',
+           f'<rect width="{W}" height="{H}" fill="white"/>']
+    x_of = lambda x, x0: x0 + ml + (x - levels[0]) / max(1, levels[-1] - levels[0]) * (pw - ml - mr)
+    for i, (key, label) in enumerate(panels):
+        x0, y0 = (i % cols) * pw, (i // cols) * ph
+        pts = {n: [(x, G[n]["levels"][str(x)][key]["median"]) for x in levels
+                   if (G[n]["levels"].get(str(x)) or {}).get(key)] for n in G}
+        ymax = max([y for p in pts.values() for _, y in p] + [0.001]) * 1.1
+        y_of = lambda y: y0 + mt + (1 - y / ymax) * (ph - mt - mb)
+        out.append(f'<text x="{x0 + ml}" y="{y0 + 18}" font-weight="bold">{label}</text>')
+        out.append(f'<line x1="{x0 + ml}" y1="{y_of(0)}" x2="{x0 + pw - mr}" y2="{y_of(0)}" '
+                   'stroke="#999"/>')
+        out.append(f'<line x1="{x0 + ml}" y1="{y0 + mt}" x2="{x0 + ml}" y2="{y_of(0)}" '
+                   'stroke="#999"/>')
+        for t in (0, ymax / 2, ymax / 1.1):
+            out.append(f'<text x="{x0 + ml - 4}" y="{y_of(t) + 4}" text-anchor="end">{t:.1f}</text>')
+        for x in levels:
+            out.append(f'<text x="{x_of(x, x0)}" y="{y_of(0) + 14}" text-anchor="middle">{x}</text>')
+        for n, p in pts.items():
+            if not p:
+                continue
+            c = colors.get(n, "#555")
+            d = " ".join(f"{x_of(x, x0):.1f},{y_of(y):.1f}" for x, y in p)
+            out.append(f'<polyline points="{d}" fill="none" stroke="{c}" stroke-width="2"/>')
+            for x, y in p:
+                out.append(f'<circle cx="{x_of(x, x0):.1f}" cy="{y_of(y):.1f}" r="2.5" fill="{c}"/>')
+    lx = 10
+    for n in G:
+        c = colors.get(n, "#555")
+        out.append(f'<rect x="{lx}" y="{H - 20}" width="12" height="12" fill="{c}"/>')
+        out.append(f'<text x="{lx + 16}" y="{H - 10}">{n}</text>')
+        lx += 70
+    out.append(f'<text x="{lx + 10}" y="{H - 10}">x: containers running; y: ms (median). '
+               f'rt bench {result["timestamp"]}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -762,7 +1020,9 @@ def inner(args):
         "timestamp": ts, "bench_id": bench_id, "machine": machine(), "cgroup_note": note,
         "params": {"runs": args.runs, "warmup": args.warmup, "scale": args.scale,
                    "jobs": args.jobs, "events_runs": args.events_runs,
-                   "rss_runs": args.rss_runs, "state_on_disk": args.state_on_disk},
+                   "rss_runs": args.rss_runs, "state_on_disk": args.state_on_disk,
+                   "growth": args.growth, "growth_runs": args.growth_runs,
+                   "scrapes": args.scrapes},
         "runtimes": {n: r.binary for n, r in bench.runtimes.items()},
         "git": first_line(["git", "-C", REPO, "describe", "--always", "--dirty"]),
         "summary": {},
@@ -775,6 +1035,7 @@ def inner(args):
         result["lifecycle"] = bench.lifecycle()
         result["create_start"] = bench.create_start()
         result["scale"] = bench.scale() if args.scale else {}
+        result["growth"] = bench.growth() if args.growth else {}
         result["events"] = bench.events()
         result["peak_rss"] = bench.peak_rss()
         result["syscalls"] = bench.syscalls()
@@ -798,6 +1059,10 @@ def inner(args):
     for p in (path, os.path.join(OUT, "latest.json")):
         with open(p, "w") as f:
             json.dump(result, f, indent=1)
+    svg = os.path.join(OUT, f"growth-{ts}.svg")
+    if growth_svg(result, svg):
+        shutil.copy(svg, os.path.join(OUT, "growth-latest.svg"))
+        print(f"\nplot: {svg} (and target/bench/growth-latest.svg)")
     print(f"\nwritten: {path} (and target/bench/latest.json); took {result['elapsed_s']} s")
     return 0
 
@@ -811,6 +1076,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--scale", type=int, default=100, help="containers in the scale test")
     ap.add_argument("--jobs", type=int, default=8, help="parallelism of the scale test")
+    ap.add_argument("--growth", default="10,100,300",
+                    help="containers running in the growth section (comma list; '' skips it)")
+    ap.add_argument("--growth-runs", type=int, default=10,
+                    help="samples of each command at each growth level")
+    ap.add_argument("--scrapes", type=int, default=1000,
+                    help="rt monitor scrapes at the largest growth level")
     ap.add_argument("--events-runs", type=int, default=20)
     ap.add_argument("--rss-runs", type=int, default=10)
     ap.add_argument("--state-on-disk", action="store_true",

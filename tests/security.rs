@@ -1,7 +1,6 @@
 //! The container boundary, attacked for real (test tier 4b, DESIGN.md §7): each test runs a
 //! known escape of runc/crun against a copy of the built rt binary, with busybox
-//! containers, in bounded rounds (races: 200; 50 in the emulated cgroup v2 guest, whose
-//! every container costs ~50x more), and fails if the attack ever succeeds.
+//! containers, in bounded rounds (races: 200), and fails if the attack ever succeeds.
 //!
 //! - the rt binary overwritten from inside (CVE-2019-5736): through /proc/PID/exe of `rt
 //!   exec`'s child, of rt run by a `#!/proc/self/exe` entrypoint, and of the init of a
@@ -25,15 +24,8 @@ use std::time::Duration;
 use rt_tests::*;
 use serde_json::{json, Value};
 
-/// Rounds of each race: 200 on the host; 50 in the emulated guest (the same attacks, on
-/// cgroup v2 and a newer kernel, without the host's full count).
-fn rounds() -> usize {
-    if std::env::var_os("RT_GUEST").is_some() {
-        50
-    } else {
-        200
-    }
-}
+/// Rounds of each race, on the host and in the cgroup v2 guest alike.
+const ROUNDS: usize = 200;
 
 fn file_bytes(path: &Path) -> Vec<u8> {
     fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
@@ -128,7 +120,7 @@ fn exe_overwrite_attack(ptrace: bool) {
             fs::read_to_string(out.join("log")).unwrap_or_default()
         )
     };
-    for round in 0..rounds() {
+    for round in 0..ROUNDS {
         let args: &[&str] = if round % 2 == 0 {
             &["/evil"]
         } else {
@@ -139,7 +131,7 @@ fn exe_overwrite_attack(ptrace: bool) {
         env.try_rt(&cmd).unwrap_or_else(busy);
     }
     // A container joining the attacker's pid namespace, its entrypoint the runtime.
-    for _ in 0..rounds() / 4 {
+    for _ in 0..ROUNDS / 4 {
         let b = env.id("joiner");
         let mut config = config_on(&env, &b, &rootfs, &out, &["/evil"]);
         with_host_libraries(&mut config);
@@ -371,7 +363,7 @@ fn racing_mount_destinations_never_leave_the_rootfs() {
 
     let victim_root = private_rootfs(&env);
     let mut started = 0;
-    for _ in 0..rounds() {
+    for _ in 0..ROUNDS {
         let b = env.id("victim");
         let mut config = config_on(
             &env,
