@@ -6,7 +6,7 @@
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::rootdir::RootDir as Root;
 use anyhow::{bail, Context};
@@ -36,6 +36,38 @@ fn io(e: rustix::io::Errno) -> std::io::Error {
     std::io::Error::from_raw_os_error(e.raw_os_error())
 }
 
+/// The directories nodes and links are made in, resolved inside the root once each (nearly
+/// all of them are /dev): the held fd is the directory whatever is renamed meanwhile.
+struct Dirs<'a> {
+    root: &'a Root,
+    rootfs: &'a Path,
+    last: Option<(PathBuf, OwnedFd)>,
+}
+
+impl<'a> Dirs<'a> {
+    fn new(root: &'a Root, rootfs: &'a Path) -> Dirs<'a> {
+        Dirs {
+            root,
+            rootfs,
+            last: None,
+        }
+    }
+
+    /// The directory of `path` inside the root (made when missing) and the entry's name.
+    fn parent_and_name(&mut self, path: &Path) -> anyhow::Result<(BorrowedFd<'_>, CString)> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            bail!("{}: not a file path", path.display());
+        };
+        let name = CString::new(name.as_bytes()).context("file name")?;
+        if self.last.as_ref().is_none_or(|(p, _)| p != parent) {
+            let dir = super::mounts::mkdir_all(self.root, self.rootfs, parent)?;
+            self.last = Some((parent.to_path_buf(), dir));
+        }
+        let (_, dir) = self.last.as_ref().context("directory")?;
+        Ok((dir.as_fd(), name))
+    }
+}
+
 /// Creates the default devices (unless the spec lists the same path) and the spec's devices.
 pub fn create_devices(
     root: &Root,
@@ -44,6 +76,7 @@ pub fn create_devices(
     bind: bool,
 ) -> anyhow::Result<()> {
     let old_umask = rustix::process::umask(Mode::empty());
+    let mut dirs = Dirs::new(root, rootfs);
     let result = (|| {
         for &(path, major, minor) in DEFAULT_DEVICES {
             if devices.iter().any(|d| d.path() == Path::new(path)) {
@@ -55,11 +88,11 @@ pub fn create_devices(
                 minor,
                 mode: 0o666,
             };
-            make_node(root, rootfs, Path::new(path), &node, bind)
+            make_node(&mut dirs, Path::new(path), &node, bind)
                 .with_context(|| format!("default device {path}"))?;
         }
         for (i, dev) in devices.iter().enumerate() {
-            create_device(root, rootfs, dev, bind)
+            create_device(&mut dirs, dev, bind)
                 .with_context(|| format!("linux.devices[{i}] {}", dev.path().display()))?;
         }
         Ok(())
@@ -68,7 +101,7 @@ pub fn create_devices(
     result
 }
 
-fn create_device(root: &Root, rootfs: &Path, dev: &LinuxDevice, bind: bool) -> anyhow::Result<()> {
+fn create_device(dirs: &mut Dirs<'_>, dev: &LinuxDevice, bind: bool) -> anyhow::Result<()> {
     let kind = match dev.typ() {
         LinuxDeviceType::C | LinuxDeviceType::U => FileType::CharacterDevice,
         LinuxDeviceType::B => FileType::BlockDevice,
@@ -84,11 +117,11 @@ fn create_device(root: &Root, rootfs: &Path, dev: &LinuxDevice, bind: bool) -> a
         minor: dev.minor() as u64,
         mode: dev.file_mode().unwrap_or(0o666) & 0o7777,
     };
-    let (dir, name) = make_node(root, rootfs, dev.path(), &node, bind)?;
+    let (dir, name) = make_node(dirs, dev.path(), &node, bind)?;
     // A bind-mounted host node is the host's: never chown it.
     if !bind && (dev.uid().is_some() || dev.gid().is_some()) {
         rustix::fs::chownat(
-            &dir,
+            dir,
             &*name,
             dev.uid().map(rustix::fs::Uid::from_raw),
             dev.gid().map(rustix::fs::Gid::from_raw),
@@ -98,15 +131,6 @@ fn create_device(root: &Root, rootfs: &Path, dev: &LinuxDevice, bind: bool) -> a
         .context("chown")?;
     }
     Ok(())
-}
-
-/// The directory of `path` inside the root (made when missing) and the entry's name.
-fn parent_and_name(root: &Root, rootfs: &Path, path: &Path) -> anyhow::Result<(OwnedFd, CString)> {
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        bail!("{}: not a file path", path.display());
-    };
-    let dir = super::mounts::mkdir_all(root, rootfs, parent)?;
-    Ok((dir, CString::new(name.as_bytes()).context("file name")?))
 }
 
 /// Whether `name` exists in `dir` (not following it).
@@ -131,18 +155,17 @@ struct Node {
 
 /// Creates the node at `path`, or with `bind` bind-mounts the host's node of that path
 /// (without the right to mknod, in a user namespace). Returns its directory and name.
-fn make_node(
-    root: &Root,
-    rootfs: &Path,
+fn make_node<'d>(
+    dirs: &'d mut Dirs<'_>,
     path: &Path,
     node: &Node,
     bind: bool,
-) -> anyhow::Result<(OwnedFd, CString)> {
-    let (dir, name) = parent_and_name(root, rootfs, path)?;
-    remove_entry(dir.as_fd(), &name)?;
+) -> anyhow::Result<(BorrowedFd<'d>, CString)> {
+    let (dir, name) = dirs.parent_and_name(path)?;
+    remove_entry(dir, &name)?;
     if bind {
         let file = rustix::fs::openat(
-            &dir,
+            dir,
             &*name,
             OFlags::RDONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o644),
@@ -156,7 +179,7 @@ fn make_node(
         return Ok((dir, name));
     }
     rustix::fs::mknodat(
-        &dir,
+        dir,
         &*name,
         node.kind,
         Mode::from_raw_mode(node.mode),
@@ -173,18 +196,19 @@ pub fn create_symlinks(root: &Root, rootfs: &Path) -> anyhow::Result<()> {
     if Path::new("/proc/kcore").exists() {
         links.push(("/proc/kcore", "/dev/core"));
     }
+    let mut dirs = Dirs::new(root, rootfs);
     for (target, link) in links {
-        let (dir, name) = parent_and_name(root, rootfs, Path::new(link))?;
-        if exists(dir.as_fd(), &name) {
+        let (dir, name) = dirs.parent_and_name(Path::new(link))?;
+        if exists(dir, &name) {
             continue;
         }
-        rustix::fs::symlinkat(target, &dir, &*name)
+        rustix::fs::symlinkat(target, dir, &*name)
             .map_err(io)
             .with_context(|| format!("symlink {link} -> {target}"))?;
     }
-    let (dir, name) = parent_and_name(root, rootfs, Path::new("/dev/ptmx"))?;
-    remove_entry(dir.as_fd(), &name)?;
-    rustix::fs::symlinkat("pts/ptmx", &dir, &*name)
+    let (dir, name) = dirs.parent_and_name(Path::new("/dev/ptmx"))?;
+    remove_entry(dir, &name)?;
+    rustix::fs::symlinkat("pts/ptmx", dir, &*name)
         .map_err(io)
         .context("symlink /dev/ptmx -> pts/ptmx")?;
     Ok(())

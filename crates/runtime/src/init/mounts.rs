@@ -95,6 +95,19 @@ pub fn mountpoint(root: &Root, rootfs: &Path, dest: &Path, dir: bool) -> anyhow:
         Err(e) if is_enoent(&e) => {}
         Err(e) => return Err(e).with_context(|| format!("resolve {}", dest.display())),
     }
+    // Made where it is named, through fds; a dangling symlink on the way (EEXIST, ENOENT)
+    // takes the slower road below, which resolves it as text first.
+    let made = if dir {
+        root.mkdir_all(dest, 0o755)
+    } else {
+        match dest.parent().map(|p| root.mkdir_all(p, 0o755)) {
+            Some(Err(e)) => Err(e),
+            _ => root.create_file(dest, 0o644),
+        }
+    };
+    if let Ok(h) = made {
+        return Ok(h);
+    }
     let target = inside(rootfs, dest)?;
     if dir {
         return mkdir_all(root, rootfs, &target);
@@ -132,14 +145,17 @@ fn mount_one(root: &Root, index: usize, m: &Mount, ctx: &MountContext) -> anyhow
             );
         }
     }
+    // proc and sysfs only onto a real directory: never through a symlink the rootfs put
+    // there. The directory found is the mountpoint.
+    let mut found = None;
     if matches!(typ, "proc" | "sysfs") {
-        // Only onto a real directory: never through a symlink the rootfs put there.
         match root.resolve_nofollow(dest) {
             Ok(h) => {
                 let st = fstat(h.as_fd())?;
                 if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
                     bail!("{typ} must be mounted on an ordinary directory");
                 }
+                found = Some(h);
             }
             Err(e) if is_enoent(&e) => {}
             Err(e) => return Err(e).context("resolve the destination"),
@@ -176,12 +192,15 @@ fn mount_one(root: &Root, index: usize, m: &Mount, ctx: &MountContext) -> anyhow
             .context("attach the bind mount")?
     } else if typ == "tmpfs" {
         // As runc: only a directory that was already there lends its mode to the tmpfs.
-        let existed = root
-            .resolve(dest)
-            .ok()
-            .and_then(|h| fstat(h.as_fd()).ok())
-            .filter(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
-        let target = mountpoint(root, ctx.rootfs, dest, true)?;
+        let (target, existed) = match root.resolve(dest) {
+            Ok(h) => {
+                let st = fstat(h.as_fd())
+                    .ok()
+                    .filter(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+                (h, st)
+            }
+            Err(_) => (mountpoint(root, ctx.rootfs, dest, true)?, None),
+        };
         check_target(root, &target, dest)?;
         let source = m
             .source()
@@ -195,7 +214,10 @@ fn mount_one(root: &Root, index: usize, m: &Mount, ctx: &MountContext) -> anyhow
         };
         tmpfs.mount(target.as_fd())?
     } else {
-        let target = mountpoint(root, ctx.rootfs, dest, true)?;
+        let target = match found {
+            Some(h) => h,
+            None => mountpoint(root, ctx.rootfs, dest, true)?,
+        };
         check_target(root, &target, dest)?;
         let source = m
             .source()

@@ -94,6 +94,17 @@ impl RootDir {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             other => return other,
         }
+        // Most often only the last component is missing.
+        if let (Some(parent), Some(name)) = (path.parent(), path.file_name()) {
+            if let Ok(dir) = self.openat2(parent, OFlags::PATH | OFlags::DIRECTORY) {
+                let name = cstr(Path::new(name))?;
+                match rustix::fs::mkdirat(&dir, &*name, Mode::from_raw_mode(mode)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(io(e)),
+                }
+                return self.openat2(path, OFlags::PATH | OFlags::DIRECTORY);
+            }
+        }
         let mut prefix = PathBuf::from("/");
         let mut dir = self.openat2(&prefix, OFlags::PATH | OFlags::DIRECTORY)?;
         for part in path.components() {
