@@ -103,11 +103,14 @@ pub enum Command {
     Restore(restore::Args),
 }
 
+/// Adds a subcommand's arguments to its (empty) clap command.
+type AddArgs = fn(clap::Command) -> clap::Command;
+
 /// The subcommands: (name, one-line help, how to add its arguments). Each one's arguments
 /// are added only when clap needs them (`Command::defer`): when it is the one given, or for
 /// its --help. Building all of them for every invocation was a fifth of an `rt delete`'s
 /// CPU, and rt starts twice per create (the sealed re-exec).
-const SUBCOMMANDS: &[(&str, &str, fn(clap::Command) -> clap::Command)] = &[
+const SUBCOMMANDS: &[(&str, &str, AddArgs)] = &[
     (
         "create",
         "Create a container from a bundle; its process waits for `start`.",
