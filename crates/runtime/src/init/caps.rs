@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use caps::{CapSet, Capability, CapsHashSet};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 
@@ -48,10 +48,13 @@ impl CapSets {
             if self.bounding.contains(&cap) {
                 continue;
             }
-            // Capabilities the running kernel does not know read as an error: skip them.
-            if caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
-                caps::drop(None, CapSet::Bounding, cap)
-                    .with_context(|| format!("process.capabilities.bounding: drop {cap}"))?;
+            // One system call per capability; only when the drop fails is the set read:
+            // a capability the running kernel does not know (it reads as an error) or one
+            // that is gone already is not a failure.
+            if let Err(e) = caps::drop(None, CapSet::Bounding, cap) {
+                if caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+                    return Err(anyhow!("process.capabilities.bounding: drop {cap}: {e}"));
+                }
             }
         }
         Ok(())
