@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -16,9 +16,10 @@ pub const STATE_FILE: &str = "state.json";
 /// The container's config.json as `rt create` read it (what `rt exec` builds on).
 pub const CONFIG_COPY: &str = "config.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
-/// The container's cgroup path, written by `rt create` before it makes the cgroup, so that
-/// `rt delete --force` finds the cgroup when state.json was never written or is corrupt.
-pub const CGROUP_MARKER: &str = "cgroup.path";
+/// The container's cgroup placement (JSON), written by `rt create` before it makes the
+/// cgroup, so that `rt delete --force` finds the cgroup when state.json was never written
+/// or is corrupt.
+pub const CGROUP_MARKER: &str = "cgroup.json";
 const MAX_ID_LEN: usize = 1024;
 
 #[derive(Debug, Error)]
@@ -100,8 +101,9 @@ pub struct State {
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub owner: String,
-    /// The cgroup path (relative to each hierarchy's root), e.g. `/rt/abc`.
-    pub cgroup_path: PathBuf,
+    /// Where the container's cgroup is and which driver manages it, as `rt create` decided
+    /// ([`cgroups::Placement::resolve`]); every later command reads it from here.
+    pub placement: cgroups::Placement,
     /// Whether the init joined an existing pid namespace or the host's (then `kill --all`
     /// style cleanup is needed on delete, as runc does).
     #[serde(default)]
@@ -200,7 +202,7 @@ pub struct ContainerDir {
     id: String,
     path: PathBuf,
     /// Held for its flock; released when dropped.
-    _lock: File,
+    _lock: Flock<File>,
 }
 
 impl ContainerDir {
@@ -210,10 +212,8 @@ impl ContainerDir {
             .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
             .open(&path)
             .map_err(io_err(&path))?;
-        // SAFETY: flock on a valid fd we own.
-        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io_err(&path)(io::Error::last_os_error()));
-        }
+        let lock =
+            Flock::lock(lock, FlockArg::LockExclusive).map_err(|(_, e)| io_err(&path)(e.into()))?;
         // The directory may have been removed (and even made again by another create)
         // while we waited for the lock: the lock only counts on the directory at `path`.
         let same = |meta: fs::Metadata| {
@@ -251,17 +251,27 @@ impl ContainerDir {
         serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
     }
 
-    /// Records the cgroup path (see [`CGROUP_MARKER`]); one small write, no rename.
-    pub fn save_cgroup_marker(&self, cgroup: &Path) -> Result<()> {
+    /// Records the cgroup placement (see [`CGROUP_MARKER`]); one small write, no rename.
+    pub fn save_cgroup_marker(&self, placement: &cgroups::Placement) -> Result<()> {
         let path = self.path.join(CGROUP_MARKER);
-        fs::write(&path, cgroup.as_os_str().as_encoded_bytes()).map_err(io_err(&path))
+        let data = serde_json::to_vec(placement).map_err(|source| StoreError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        fs::write(&path, data).map_err(io_err(&path))
     }
 
-    /// The cgroup path recorded by `rt create`, if it got that far.
-    pub fn cgroup_marker(&self) -> Option<PathBuf> {
-        let data = fs::read(self.path.join(CGROUP_MARKER)).ok()?;
-        let text = String::from_utf8(data).ok()?;
-        Some(PathBuf::from(text)).filter(|p| p.is_absolute())
+    /// The cgroup placement recorded by `rt create`: `Ok(None)` if it did not get that far.
+    pub fn cgroup_marker(&self) -> Result<Option<cgroups::Placement>> {
+        let path = self.path.join(CGROUP_MARKER);
+        let data = match fs::read(&path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        serde_json::from_slice(&data)
+            .map(Some)
+            .map_err(|source| StoreError::Corrupt { path, source })
     }
 
     /// Writes state.json atomically (temp file, fsync-free rename: the store is on tmpfs).
@@ -367,7 +377,7 @@ mod tests {
             created: "2026-01-01T00:00:00.000000000Z".into(),
             annotations: BTreeMap::from([("k".into(), "v".into())]),
             owner: String::new(),
-            cgroup_path: "/rt/c1".into(),
+            placement: cgroups::Placement::Cgroupfs(cgroups::CgroupPath::static_path("/rt/c1")),
             shared_pid_ns: false,
             mounts_before: None,
             hooks: None,
