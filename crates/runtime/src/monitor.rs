@@ -31,9 +31,6 @@ use crate::container;
 use crate::logging;
 use crate::state::Store;
 
-/// Default listen address.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9100";
-
 /// How often the OOM thread looks for new and deleted containers.
 const RESCAN: Duration = Duration::from_millis(250);
 

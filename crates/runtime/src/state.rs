@@ -166,6 +166,7 @@ impl Store {
     /// The state of a container read without taking its lock (state.json is replaced
     /// atomically, so it is whole): for observers such as `rt monitor` that must never wait
     /// on a container being created or deleted.
+    #[cfg_attr(not(feature = "monitor"), allow(dead_code))]
     pub fn peek(&self, id: &str) -> Result<State> {
         validate_id(id)?;
         let path = self.root.join(id).join(STATE_FILE);

@@ -32,7 +32,9 @@ use crate::state::{ContainerDir, State, Store};
 pub use checkpoint::{checkpoint, CheckpointOptions};
 pub use create::{create, socket_activation_fds, write_pid_file, CreateOptions, CRASH_AT_ENV};
 pub use delete::delete;
-pub use events::{cgroup_stats, oom_killed, oom_kills, processes, stats, watch, Event};
+#[cfg(feature = "monitor")]
+pub use events::{cgroup_stats, oom_kills};
+pub use events::{oom_killed, processes, stats, watch, Event};
 pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use pause::{pause, resume};
