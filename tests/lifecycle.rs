@@ -453,9 +453,16 @@ fn socket_activation_fds_are_passed_with_listen_fds() {
 /// process elsewhere than the others do): `rt delete` removes the container's cgroup from
 /// every hierarchy it was made in, as recorded at create (issue 13). rt runs here from test
 /// cgroups of its own, `<parent>/mem` in the memory hierarchy and `<parent>/rest` in the
-/// others (one `<parent>/rest` on v2).
+/// others.
 #[test]
 fn relative_cgroups_path_is_removed_from_every_hierarchy() {
+    if unified() {
+        // One hierarchy: nothing can differ per controller. And rt's own cgroup, which a
+        // relative path nests under, holds rt itself: v2's no-internal-process rule refuses
+        // processes in a child there (EOPNOTSUPP), as it does for runc.
+        eprintln!("SKIPPED relative_cgroups_path_is_removed_from_every_hierarchy: cgroup v2");
+        return;
+    }
     let env = Env::new("relative");
     let own = fs::read_to_string("/proc/self/cgroup").unwrap();
     let mut dirs = Vec::new();
@@ -464,7 +471,7 @@ fn relative_cgroups_path_is_removed_from_every_hierarchy() {
         let (Some(_), Some(ctrls), Some(_)) = (f.next(), f.next(), f.next()) else {
             continue;
         };
-        if ctrls.starts_with("name=") || (ctrls.is_empty() && !unified()) {
+        if ctrls.starts_with("name=") || ctrls.is_empty() {
             continue;
         }
         let mount = Path::new("/sys/fs/cgroup").join(ctrls);
