@@ -102,7 +102,9 @@ pub struct State {
     #[serde(default)]
     pub owner: String,
     /// Where the container's cgroup is and which driver manages it, as `rt create` decided
-    /// ([`cgroups::Placement::resolve`]); every later command reads it from here.
+    /// ([`cgroups::Placement::resolve`]); every later command reads it from here. The state
+    /// of a container made by an older rt (`cgroup_path`) reads as its placement.
+    #[serde(alias = "cgroup_path", deserialize_with = "placement_or_legacy_path")]
     pub placement: cgroups::Placement,
     /// Whether the init joined an existing pid namespace or the host's (then `kill --all`
     /// style cleanup is needed on delete, as runc does).
@@ -116,6 +118,48 @@ pub struct State {
     /// The poststart and poststop hooks (run after `create`, when the bundle may be gone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+}
+
+/// A placement, or the `cgroup_path` an older rt recorded: a path (a systemd scope's has the
+/// shape `.../X.slice/U.scope` and its slice), or empty for no cgroup.
+fn placement_or_legacy_path<'de, D>(d: D) -> std::result::Result<cgroups::Placement, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use cgroups::{CgroupPath, Placement};
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Recorded {
+        Placement(Placement),
+        Path(PathBuf),
+    }
+    Ok(match Recorded::deserialize(d)? {
+        Recorded::Placement(p) => p,
+        Recorded::Path(p) if p.as_os_str().is_empty() => {
+            Placement::None("no cgroup (recorded by an older rt)".to_string())
+        }
+        Recorded::Path(p) => legacy_systemd_scope(&p)
+            .unwrap_or_else(|| Placement::Cgroupfs(CgroupPath::static_path(p))),
+    })
+}
+
+/// The systemd placement of an older rt's path `/.../X.slice/U.scope`, on a machine run by
+/// systemd (that rt told systemd containers by this shape).
+fn legacy_systemd_scope(path: &Path) -> Option<cgroups::Placement> {
+    let unit = path.file_name()?.to_str()?;
+    if !unit.ends_with(".scope") || !cgroups::systemd::booted() {
+        return None;
+    }
+    let parent = path.parent()?;
+    let slice = match parent.file_name() {
+        None => "-.slice".to_string(),
+        Some(s) => s.to_str()?.to_string(),
+    };
+    let expanded = cgroups::systemd::expand_slice(&slice).ok()?;
+    (Path::new(&expanded) == parent).then(|| cgroups::Placement::Systemd {
+        slice,
+        unit: unit.to_string(),
+    })
 }
 
 /// The directory that holds all containers' state.
@@ -393,6 +437,30 @@ mod tests {
         store.open("c1").unwrap().remove().unwrap();
         assert!(matches!(store.open("c1"), Err(StoreError::NotFound(_))));
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn an_older_rts_cgroup_path_reads_as_the_placement() {
+        use cgroups::{CgroupPath, Placement};
+        let state = |cgroup: &str| {
+            let json = format!(
+                r#"{{"id":"c","pid":1,"pid_start":2,"bundle":"/b","rootfs":"/b/r",
+                    "created":"x","cgroup_path":{cgroup}}}"#
+            );
+            serde_json::from_str::<State>(&json).unwrap().placement
+        };
+        assert_eq!(
+            state(r#""/rt/c""#),
+            Placement::Cgroupfs(CgroupPath::static_path("/rt/c"))
+        );
+        assert!(state(r#""""#).no_cgroup_reason().is_some());
+        assert_eq!(
+            state(r#"{"systemd":{"slice":"system.slice","unit":"rt-c.scope"}}"#),
+            Placement::Systemd {
+                slice: "system.slice".into(),
+                unit: "rt-c.scope".into()
+            }
+        );
     }
 
     #[test]
