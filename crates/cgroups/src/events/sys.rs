@@ -1,7 +1,7 @@
-//! Thin, fd-owning wrappers over the syscalls the event readers use: eventfd, inotify,
-//! epoll, poll. Every fd is close-on-exec and owned (closed on drop). nix's where it has
-//! them; inotify stays raw: nix's `Inotify` keeps its fd (no `OwnedFd` out of it), and the
-//! watchers own theirs.
+//! Thin, fd-owning wrappers over the syscalls the event readers use: eventfd, inotify, poll
+//! (the monitor's epoll is nix's `Epoll`). Every fd is close-on-exec and owned (closed on
+//! drop). nix's where it has them; inotify stays raw: nix's `Inotify` keeps its fd (no
+//! `OwnedFd` out of it), and the watchers own theirs.
 
 use std::ffi::CString;
 use std::io;
@@ -45,12 +45,6 @@ pub(crate) fn eventfd() -> io::Result<OwnedFd> {
 pub(crate) fn inotify() -> io::Result<OwnedFd> {
     // SAFETY: inotify_init1 has no memory-safety preconditions.
     owned(unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) })
-}
-
-/// An epoll instance.
-pub(crate) fn epoll() -> io::Result<OwnedFd> {
-    use nix::sys::epoll::{Epoll, EpollCreateFlags};
-    Ok(Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?.0)
 }
 
 fn cpath(path: &Path) -> io::Result<CString> {
