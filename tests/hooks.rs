@@ -290,3 +290,89 @@ fn hooks_without_env_inherit_the_runtimes_environment() {
         "{log}"
     );
 }
+
+/// prestart and createRuntime hooks run in the runtime's namespaces (runtime-spec), even
+/// when the container joins another's pid namespace and gets a new time namespace, which
+/// must be entered before its init is forked: that happens in a short-lived intermediate
+/// process, never in rt, whose later children (the hooks) would land there.
+#[test]
+fn runtime_hooks_stay_in_the_runtimes_namespaces_with_a_joined_pid_namespace() {
+    let env = Env::new("hooks-joined-pidns");
+    let ns = |pid: &str, name: &str| {
+        fs::read_link(format!("/proc/{pid}/ns/{name}"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    // The container whose pid namespace is joined.
+    let host = env.id("host");
+    let bundle = env.bundle(&host, &env.config(&host, &["sleep", "1000"]));
+    assert_ok(
+        &env.rt(&["run", "-d", "--bundle", bundle.to_str().unwrap(), &host]),
+        "run -d",
+    );
+    let host_pid = state_json(&env.rt(&["state", &host]))["pid"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+
+    let dir = env.tmp.join("hooks");
+    fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("ns");
+    // busybox readlink takes one file: a loop (each readlink a child of the hook's shell,
+    // in its namespaces).
+    let script = format!(
+        "for n in pid pid_for_children time; do readlink /proc/self/ns/$n >> {}; done",
+        log.display()
+    );
+    let hooks = json!({ "prestart": [host_hook(&script)], "createRuntime": [host_hook(&script)] });
+    let id = env.id("joiner");
+    let mut config = config_with_hooks(&env, &id, &["sleep", "1000"], &dir, hooks);
+    let mut namespaces: Vec<Value> = config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "pid")
+        .cloned()
+        .collect();
+    namespaces.push(json!({ "type": "pid", "path": format!("/proc/{host_pid}/ns/pid") }));
+    let time_ns = Path::new("/proc/self/ns/time").exists();
+    if time_ns {
+        namespaces.push(json!({ "type": "time" }));
+    }
+    set(&mut config, "/linux/namespaces", json!(namespaces));
+    let bundle = env.bundle(&id, &config);
+    assert_ok(
+        &env.rt(&["create", "--bundle", bundle.to_str().unwrap(), &id]),
+        "create",
+    );
+    let init = state_json(&env.rt(&["state", &id]))["pid"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    // The container is where it was asked to be...
+    assert_eq!(ns(&init, "pid"), ns(&host_pid, "pid"));
+    if time_ns {
+        assert_ne!(ns(&init, "time"), ns("self", "time"));
+    }
+    // ...and both hooks ran where rt (forked by this test) runs.
+    let ours = [
+        ns("self", "pid"),
+        ns("self", "pid_for_children"),
+        ns("self", "time"),
+    ];
+    let lines: Vec<String> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    for hook in lines.chunks(3) {
+        assert_eq!(
+            hook, ours,
+            "a runtime hook ran in the container's namespaces"
+        );
+    }
+    assert_ok(&env.rt(&["delete", "--force", &id]), "delete");
+    assert_ok(&env.rt(&["delete", "--force", &host]), "delete");
+}

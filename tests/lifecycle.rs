@@ -2,7 +2,8 @@
 //! spec, features, on real busybox containers.
 
 use std::fs;
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use rt_tests::*;
@@ -445,4 +446,95 @@ fn socket_activation_fds_are_passed_with_listen_fds() {
         "1 1\nactivation-fd\npreserved-fd\nfd5-closed\n"
     );
     env.assert_clean(&id, Some(&bundle));
+}
+
+/// A relative cgroupsPath lands below rt's own cgroup in each hierarchy, and on cgroup v1
+/// rt can sit at different paths per controller (this host's memory hierarchy puts every
+/// process elsewhere than the others do): `rt delete` removes the container's cgroup from
+/// every hierarchy it was made in, as recorded at create (issue 13). rt runs here from test
+/// cgroups of its own, `<parent>/mem` in the memory hierarchy and `<parent>/rest` in the
+/// others.
+#[test]
+fn relative_cgroups_path_is_removed_from_every_hierarchy() {
+    if unified() {
+        // One hierarchy: nothing can differ per controller. And rt's own cgroup, which a
+        // relative path nests under, holds rt itself: v2's no-internal-process rule refuses
+        // processes in a child there (EOPNOTSUPP), as it does for runc.
+        eprintln!("SKIPPED relative_cgroups_path_is_removed_from_every_hierarchy: cgroup v2");
+        return;
+    }
+    let env = Env::new("relative");
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mut dirs = Vec::new();
+    for line in own.lines() {
+        let mut f = line.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(_)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if ctrls.starts_with("name=") || ctrls.is_empty() {
+            continue;
+        }
+        let mount = Path::new("/sys/fs/cgroup").join(ctrls);
+        let sub = if ctrls.split(',').any(|c| c == "memory") {
+            "mem"
+        } else {
+            "rest"
+        };
+        let parent = mount.join(env.cgroup_parent.trim_start_matches('/'));
+        let dir = parent.join(sub);
+        fs::create_dir_all(&dir).unwrap();
+        if ctrls.split(',').any(|c| c == "cpuset") {
+            // No task can join a v1 cpuset without cpus and mems.
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let v = fs::read_to_string(mount.join(file)).unwrap();
+                fs::write(parent.join(file), v.trim()).unwrap();
+                fs::write(dir.join(file), v.trim()).unwrap();
+            }
+        }
+        dirs.push(dir);
+    }
+    assert!(!dirs.is_empty(), "no cgroup hierarchy in {own:?}");
+
+    let id = env.id("rel");
+    let mut config = env.config(&id, &["sleep", "1000"]);
+    let rel = format!("ctr-{id}");
+    set(&mut config, "/linux/cgroupsPath", json!(rel));
+    let bundle = env.bundle(&id, &config);
+    // A shell moves itself into the test cgroups, then becomes `rt create`.
+    let script: Vec<String> = dirs
+        .iter()
+        .map(|d| format!("echo 0 > {}/cgroup.procs", d.display()))
+        .chain(["exec \"$@\"".to_string()])
+        .collect();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(script.join(" && "))
+        .arg("sh")
+        .arg(rt_bin())
+        .arg("--root")
+        .arg(&env.root)
+        .args(["create", "--bundle", bundle.to_str().unwrap(), &id]);
+    assert_ok(&env.output_of(cmd).unwrap(), "create from the test cgroups");
+    let pid = state_json(&env.rt(&["state", &id]))["pid"]
+        .as_i64()
+        .unwrap();
+    let theirs = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for d in &dirs {
+        assert!(d.join(&rel).is_dir(), "{} not made", d.join(&rel).display());
+    }
+    if !unified() {
+        let memory = theirs.lines().find(|l| l.contains(":memory:")).unwrap();
+        assert!(memory.ends_with(&format!("/mem/{rel}")), "{theirs}");
+        let pids = theirs.lines().find(|l| l.contains(":pids:")).unwrap();
+        assert!(pids.ends_with(&format!("/rest/{rel}")), "{theirs}");
+    }
+    // Deleted from outside those cgroups: the recorded placement leads to each.
+    assert_ok(&env.rt(&["delete", "--force", &id]), "delete");
+    for d in &dirs {
+        assert!(
+            !d.join(&rel).exists(),
+            "cgroup {} left behind",
+            d.join(&rel).display()
+        );
+    }
 }

@@ -54,6 +54,10 @@ pub enum Error {
     /// The cgroup path is not usable (relative components, `..`, empty child name...).
     #[error("invalid cgroup path {path:?}: {reason}")]
     InvalidPath { path: String, reason: &'static str },
+    /// Where a cgroup should go cannot be decided (a malformed systemd cgroupsPath, a
+    /// driver that cannot serve the caller).
+    #[error("{0}")]
+    Placement(String),
     /// No usable cgroup hierarchy was found in /proc/self/mountinfo.
     #[error("cgroup hierarchies: {0}")]
     Mounts(String),
@@ -64,7 +68,7 @@ pub enum Error {
     #[error("{controller} controller is not available here, but {needed_by} needs it")]
     ControllerMissing {
         controller: String,
-        needed_by: &'static str,
+        needed_by: String,
     },
     /// A resource value that cannot be expressed in this cgroup version.
     #[error("invalid {field} value {value}: {reason}")]

@@ -186,26 +186,14 @@ pub(crate) fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Create every missing directory from `mount` (exclusive) down to `dir`, recording each one
-/// created in `created` (top-down). `emulate` copies the parent's files into each new
-/// directory, standing in for the kernel in fake trees used by unit tests.
-pub(crate) fn create_levels(
-    mount: &Path,
-    dir: &Path,
-    created: &mut Vec<PathBuf>,
-    emulate: bool,
-) -> Result<()> {
+/// created in `created` (top-down).
+pub(crate) fn create_levels(mount: &Path, dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
     let rel = dir.strip_prefix(mount).unwrap_or(Path::new(""));
     let mut cur = mount.to_path_buf();
     for comp in rel.components() {
-        let parent = cur.clone();
         cur.push(comp);
-        match fs::create_dir(&cur) {
-            Ok(()) => {
-                created.push(cur.clone());
-                if emulate {
-                    emulate_kernel_files(&parent, &cur)?;
-                }
-            }
+        match kernel::mkdir(&cur) {
+            Ok(()) => created.push(cur.clone()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(source) => return Err(Error::CreateDir { path: cur, source }),
         }
@@ -213,49 +201,11 @@ pub(crate) fn create_levels(
     Ok(())
 }
 
-/// Files whose content a new cgroup does not inherit from its parent.
-const EMPTY_IN_NEW_CGROUP: &[&str] = &[
-    "cgroup.procs",
-    "tasks",
-    "cgroup.threads",
-    "cgroup.subtree_control",
-    "cpuset.cpus",
-    "cpuset.mems",
-];
-
-fn emulate_kernel_files(parent: &Path, dir: &Path) -> Result<()> {
-    let rd = fs::read_dir(parent).map_err(|source| Error::ReadDir {
-        path: parent.to_path_buf(),
-        source,
-    })?;
-    for ent in rd.flatten() {
-        if ent.file_type().map(|t| t.is_file()).unwrap_or(false) {
-            let name = ent.file_name();
-            let content = if EMPTY_IN_NEW_CGROUP.iter().any(|n| name == *n) {
-                String::new()
-            } else {
-                read(&ent.path())?
-            };
-            fs::write(dir.join(&name), content).map_err(|source| Error::Write {
-                path: dir.join(&name),
-                value: String::new(),
-                source,
-            })?;
-        }
-    }
-    Ok(())
-}
-
 /// Remove one cgroup directory, retrying EBUSY; a missing directory is fine.
-pub(crate) fn remove_dir(dir: &Path, emulate: bool) -> Result<()> {
+pub(crate) fn remove_dir(dir: &Path) -> Result<()> {
     let mut tries = 0;
     loop {
-        let res = if emulate {
-            fs::remove_dir_all(dir)
-        } else {
-            fs::remove_dir(dir)
-        };
-        match res {
+        match kernel::rmdir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 10 => {
@@ -272,14 +222,24 @@ pub(crate) fn remove_dir(dir: &Path, emulate: bool) -> Result<()> {
     }
 }
 
+/// mkdir(2) and rmdir(2) of cgroup directories: the kernel fills a new directory with its
+/// files and lets it be removed while they are there. Unit tests run on plain directories
+/// (testutil's fake trees), where testutil stands in for the kernel.
+#[cfg(not(test))]
+mod kernel {
+    pub use std::fs::{create_dir as mkdir, remove_dir as rmdir};
+}
+#[cfg(test)]
+use crate::testutil::kernel;
+
 /// Remove `dir` and everything below it, deepest first.
-pub(crate) fn remove_tree(dir: &Path, emulate: bool) -> Result<()> {
+pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
     let mut all = subdirs(dir)?;
     all.reverse();
     for d in &all {
-        remove_dir(d, emulate)?;
+        remove_dir(d)?;
     }
-    remove_dir(dir, emulate)
+    remove_dir(dir)
 }
 
 /// Poll `check` until it returns true or `timeout` passes.

@@ -1,5 +1,6 @@
-//! Where the cgroup hierarchies are mounted: parsed once from /proc/self/mountinfo in
-//! production, built over a temp dir in unit tests.
+//! Where the cgroup hierarchies are mounted: parsed once from /proc/self/mountinfo, or
+//! rooted at a given directory (unit tests' fake trees, as youki's
+//! `create_cgroup_manager_with_root` and containerd/cgroups' mock hierarchies).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -35,13 +36,9 @@ impl Mount {
 #[derive(Debug, Clone)]
 pub(crate) enum Hierarchy {
     /// cgroup v1 (legacy and hybrid): one mount per subsystem (comounted ones share a mount).
-    V1 {
-        mounts: BTreeMap<String, Mount>,
-        /// Unit-test fake tree: emulate the kernel creating files in new directories.
-        fake: bool,
-    },
+    V1 { mounts: BTreeMap<String, Mount> },
     /// cgroup v2: one mount.
-    V2 { mount: Mount, fake: bool },
+    V2 { mount: Mount },
 }
 
 impl Hierarchy {
@@ -56,6 +53,42 @@ impl Hierarchy {
             })
             .as_ref()
             .map_err(|e| Error::Mounts(e.clone()))
+    }
+
+    /// cgroup v1 hierarchies rooted at `root`: each directory in it is one, named by its
+    /// controllers ("memory", "cpu,cpuacct").
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn v1_at(root: &Path) -> Result<Hierarchy> {
+        let err = |e: std::io::Error| Error::Mounts(format!("{}: {e}", root.display()));
+        let mut mounts = BTreeMap::new();
+        for ent in std::fs::read_dir(root).map_err(err)? {
+            let ent = ent.map_err(err)?;
+            if !ent.file_type().map_err(err)?.is_dir() {
+                continue;
+            }
+            let name = ent.file_name().to_string_lossy().into_owned();
+            for c in name.split(',') {
+                mounts.insert(
+                    c.to_string(),
+                    Mount {
+                        mountpoint: ent.path(),
+                        root: PathBuf::from("/"),
+                    },
+                );
+            }
+        }
+        Ok(Hierarchy::V1 { mounts })
+    }
+
+    /// The cgroup v2 hierarchy rooted at `root`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn v2_at(root: &Path) -> Hierarchy {
+        Hierarchy::V2 {
+            mount: Mount {
+                mountpoint: root.to_path_buf(),
+                root: PathBuf::from("/"),
+            },
+        }
     }
 }
 
@@ -95,16 +128,13 @@ pub(crate) fn from_mountinfo(text: &str, mode: Mode) -> std::result::Result<Hier
     }
     match mode {
         Mode::Unified => v2
-            .map(|mount| Hierarchy::V2 { mount, fake: false })
+            .map(|mount| Hierarchy::V2 { mount })
             .ok_or_else(|| "no cgroup2 mount in /proc/self/mountinfo".to_string()),
         Mode::Legacy | Mode::Hybrid => {
             if v1.is_empty() {
                 Err("no cgroup v1 controller mounts in /proc/self/mountinfo".to_string())
             } else {
-                Ok(Hierarchy::V1 {
-                    mounts: v1,
-                    fake: false,
-                })
+                Ok(Hierarchy::V1 { mounts: v1 })
             }
         }
     }

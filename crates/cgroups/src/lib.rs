@@ -14,8 +14,11 @@ mod error;
 pub mod events;
 mod fs;
 mod hierarchy;
+mod manager;
 pub mod mountinfo;
 mod path;
+mod placement;
+mod plan;
 mod resources;
 mod stats;
 pub mod systemd;
@@ -47,6 +50,7 @@ pub use events::{
     PsiTrigger, Watcher,
 };
 pub use path::CgroupPath;
+pub use placement::{Driver, Placement, Request};
 pub use resources::{
     BlockIo, Cpu, DeviceKind, DeviceRule, HugepageLimit, InterfacePriority, Memory, Network, Pids,
     Rdma, Resources, ThrottleDevice, WeightDevice,
@@ -57,6 +61,7 @@ pub use stats::{
 };
 
 use hierarchy::Hierarchy;
+use manager::{AnyManager, Manager as _};
 
 /// How this machine's cgroups are mounted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,16 +79,8 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 const CGROUP_UNIFIED: &str = "/sys/fs/cgroup/unified";
 
 fn is_cgroup2(path: &str) -> bool {
-    let Ok(c) = std::ffi::CString::new(path) else {
-        return false;
-    };
-    // SAFETY: c is a valid NUL-terminated string and buf a properly sized, writable statfs.
-    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::statfs(c.as_ptr(), &mut buf) };
-    // f_type's integer type differs between targets.
-    #[allow(clippy::unnecessary_cast)]
-    let is_v2 = buf.f_type as i64 == libc::CGROUP2_SUPER_MAGIC as i64;
-    rc == 0 && is_v2
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
 /// The cgroup mode of this machine (detected once).
@@ -139,20 +136,13 @@ pub enum FreezerState {
     Freezing,
 }
 
-#[derive(Debug, Clone)]
-enum Inner {
-    V1(v1::Manager),
-    V2(v2::Manager),
-}
-
-/// A cgroup, on v1 (a directory in each controller hierarchy) or v2 (one directory).
+/// A cgroup, on v1 (a directory in each controller hierarchy) or v2 (one directory),
+/// driven through cgroupfs or systemd (see [`Placement`] for where it goes).
 #[derive(Debug, Clone)]
 pub struct Cgroup {
     path: CgroupPath,
     hierarchy: Hierarchy,
-    inner: Inner,
-    /// Set for a cgroup of the systemd driver ([`Cgroup::new_systemd`]).
-    systemd: Option<systemd::Unit>,
+    manager: AnyManager,
 }
 
 impl Cgroup {
@@ -168,59 +158,71 @@ impl Cgroup {
         Self::load_in(Hierarchy::system()?, path)
     }
 
+    /// The cgroupfs driver of `h`'s version.
     pub(crate) fn new_in(h: &Hierarchy, path: CgroupPath, r: &Resources) -> Result<Cgroup> {
         path.validate()?;
-        let inner = match h {
-            Hierarchy::V1 { mounts, fake } => {
-                Inner::V1(v1::Manager::create(mounts, &path, r, *fake)?)
-            }
-            Hierarchy::V2 { mount, fake } => {
-                Inner::V2(v2::Manager::create(mount, &path, r, *fake)?)
-            }
+        let manager = match h {
+            Hierarchy::V1 { mounts } => AnyManager::V1(v1::Manager::create(mounts, &path, r)?),
+            Hierarchy::V2 { mount } => AnyManager::V2(v2::Manager::create(mount, &path, r)?),
         };
         Ok(Cgroup {
             path,
             hierarchy: h.clone(),
-            inner,
-            systemd: None,
+            manager,
         })
     }
 
     pub(crate) fn load_in(h: &Hierarchy, path: CgroupPath) -> Result<Cgroup> {
         path.validate()?;
-        let inner = match h {
-            Hierarchy::V1 { mounts, fake } => Inner::V1(v1::Manager::load(mounts, &path, *fake)?),
-            Hierarchy::V2 { mount, fake } => Inner::V2(v2::Manager::load(mount, &path, *fake)?),
+        let manager = match h {
+            Hierarchy::V1 { mounts } => AnyManager::V1(v1::Manager::load(mounts, &path)?),
+            Hierarchy::V2 { mount } => AnyManager::V2(v2::Manager::load(mount, &path)?),
         };
         Ok(Cgroup {
             path,
             hierarchy: h.clone(),
-            inner,
-            systemd: None,
+            manager,
         })
     }
 
-    /// The cgroup's path relative to the hierarchy roots, e.g. "/rt/abc".
+    /// This cgroup driven by systemd as `unit` (its files stay the cgroupfs driver's).
+    pub(crate) fn with_systemd(self, unit: systemd::Unit) -> Cgroup {
+        let manager = AnyManager::Systemd(Box::new(systemd::Manager::new(unit, self.manager)));
+        Cgroup {
+            manager,
+            path: self.path,
+            hierarchy: self.hierarchy,
+        }
+    }
+
+    /// The cgroup's path relative to the hierarchy roots, e.g. "/rt/abc" (where the path
+    /// differs per v1 hierarchy, that of freezer, pids or memory).
     pub fn path(&self) -> &Path {
         self.path.shown()
     }
 
-    /// Move a process (all its threads) into the cgroup, in every hierarchy.
+    /// Where the cgroup lives, per hierarchy.
+    pub fn cgroup_path(&self) -> &CgroupPath {
+        &self.path
+    }
+
     /// The cgroup's directory in each hierarchy, with the hierarchy's name: `memory`,
     /// `cpu,cpuacct`, ... on v1; one entry with an empty name on v2. Useful to bind-mount a
     /// container's own cgroup into it.
     pub fn dirs(&self) -> Vec<(String, PathBuf)> {
-        match &self.inner {
-            Inner::V1(m) => m.hierarchy_dirs(),
-            Inner::V2(m) => m.hierarchy_dirs(),
-        }
+        self.manager.dirs()
     }
 
+    /// The v2 directory (None on v1): a process can be created in it directly, with
+    /// clone3(2)'s `CLONE_INTO_CGROUP` and an fd of this directory, then
+    /// [`Cgroup::started`] is called.
+    pub fn unified_dir(&self) -> Option<&Path> {
+        self.manager.unified_dir()
+    }
+
+    /// Move a process (all its threads) into the cgroup, in every hierarchy.
     pub fn add(&self, pid: Pid) -> Result<()> {
-        match &self.inner {
-            Inner::V1(m) => m.add(pid),
-            Inner::V2(m) => m.add(pid),
-        }
+        self.manager.add(pid)
     }
 
     /// Move the calling process, which must be single-threaded (e.g. a freshly forked
@@ -228,86 +230,57 @@ impl Cgroup {
     /// skips the kernel's global threadgroup lock, whose RCU grace period otherwise costs
     /// milliseconds per attach. On v2 it writes "0" to `cgroup.procs`.
     pub fn add_self(&self) -> Result<()> {
-        match &self.inner {
-            Inner::V1(m) => m.add_task(Pid(0)),
-            Inner::V2(m) => m.add(Pid(0)),
-        }
+        self.manager.add_self()
     }
 
     /// Move one thread: v1 `tasks`, v2 `cgroup.threads` (threaded cgroups only).
     pub fn add_task(&self, tid: Pid) -> Result<()> {
-        match &self.inner {
-            Inner::V1(m) => m.add_task(tid),
-            Inner::V2(m) => m.add_task(tid),
-        }
+        self.manager.add_task(tid)
+    }
+
+    /// Tell the driver the cgroup's first process, `pid`, is in it (born there, moved by
+    /// itself or by [`Cgroup::add`]). The systemd driver starts a scope made without a
+    /// process now ([`Cgroup::new_systemd`]); cgroupfs has nothing to do. Call it once.
+    pub fn started(&self, pid: Pid) -> Result<()> {
+        self.manager.started(pid)
     }
 
     /// Apply new resource limits (for a systemd unit: its properties too).
     pub fn update(&self, resources: &Resources) -> Result<()> {
-        if let Some(u) = &self.systemd {
-            return self.systemd_update(u, resources);
-        }
-        self.update_files(resources)
-    }
-
-    /// Write resource limits to the cgroup files.
-    fn update_files(&self, resources: &Resources) -> Result<()> {
-        match &self.inner {
-            Inner::V1(m) => m.apply(resources),
-            Inner::V2(m) => m.apply(resources),
-        }
+        self.manager.apply(resources)
     }
 
     /// Processes in the cgroup (and its children with [`Recursive::Yes`]).
     pub fn processes(&self, recursive: Recursive) -> Result<Vec<Pid>> {
-        match &self.inner {
-            Inner::V1(m) => m.processes(recursive),
-            Inner::V2(m) => m.processes(recursive),
-        }
+        self.manager.processes(recursive)
     }
 
     /// Threads in the cgroup (and its children with [`Recursive::Yes`]).
     pub fn tasks(&self, recursive: Recursive) -> Result<Vec<Pid>> {
-        match &self.inner {
-            Inner::V1(m) => m.tasks(recursive),
-            Inner::V2(m) => m.tasks(recursive),
-        }
+        self.manager.tasks(recursive)
     }
 
     /// Freeze every process; returns once the kernel reports the cgroup frozen (or an error
     /// after ~2 s, leaving it thawed).
     pub fn freeze(&self) -> Result<()> {
-        match &self.inner {
-            Inner::V1(m) => m.freeze(),
-            Inner::V2(m) => m.freeze(),
-        }
+        self.manager.freeze()
     }
 
     /// Thaw the cgroup.
     pub fn thaw(&self) -> Result<()> {
-        match &self.inner {
-            Inner::V1(m) => m.thaw(),
-            Inner::V2(m) => m.thaw(),
-        }
+        self.manager.thaw()
     }
 
     /// Current freezer state.
     pub fn state(&self) -> Result<FreezerState> {
-        match &self.inner {
-            Inner::V1(m) => m.state(),
-            Inner::V2(m) => m.state(),
-        }
+        self.manager.state()
     }
 
     /// SIGKILL every process in the cgroup and its children and wait until none is left.
     /// A cgroup that is gone has nothing left to kill: that is success (a systemd scope, for
     /// one, disappears as soon as its last process exits, possibly while this runs).
     pub fn kill(&self) -> Result<()> {
-        let killed = match &self.inner {
-            Inner::V1(m) => m.kill(),
-            Inner::V2(m) => m.kill(),
-        };
-        match killed {
+        match self.manager.kill() {
             Err(e) if e.is_not_found() => Ok(()),
             other => other,
         }
@@ -323,57 +296,36 @@ impl Cgroup {
     /// [`Cgroup::delete`], first killing what is left when `opts.kill` is set (and once more
     /// if a removal still finds the cgroup busy). A systemd unit is stopped.
     pub fn delete_with(&self, opts: DeleteOptions) -> Result<()> {
-        if let Some(u) = &self.systemd {
-            return self.systemd_delete(u, opts);
-        }
-        let remove = || self.fs_delete();
         if !opts.kill {
-            return remove();
+            return self.manager.delete();
         }
-        let alive = |e: &Error| !e.is_not_found();
-        match self.kill() {
-            Ok(()) => {}
-            Err(e) if !alive(&e) => {}
-            Err(e) => return Err(e),
-        }
-        match remove() {
+        self.kill()?;
+        match self.manager.delete() {
             Err(Error::RemoveDir { source, .. }) if source.raw_os_error() == Some(libc::EBUSY) => {
                 // Something was added while we killed: once more.
                 self.kill()?;
-                remove()
+                self.manager.delete()
             }
             other => other,
-        }
-    }
-
-    /// Remove the directories (children first).
-    fn fs_delete(&self) -> Result<()> {
-        match &self.inner {
-            Inner::V1(m) => m.delete(),
-            Inner::V2(m) => m.delete(),
         }
     }
 
     /// Watch the cgroup's OOM kills (v1: eventfd on memory.oom_control; v2: inotify on
     /// memory.events, counting `oom_kill`).
     pub fn oom_events(&self) -> Result<OomWatcher> {
-        self.register(MemoryEvent::Oom).map(|w| OomWatcher(w.0))
+        self.manager
+            .register(MemoryEvent::Oom)
+            .map(|w| OomWatcher(w.0))
     }
 
     /// Register a memory event: [`MemoryEvent::threshold`] (v1), [`MemoryEvent::pressure`]
     /// (v1 pressure level; v2 PSI trigger), [`MemoryEvent::psi`] (v2), [`MemoryEvent::oom`].
     pub fn register_memory_event(&self, event: MemoryEvent) -> Result<EventWatcher> {
-        self.register(event).map(|w| EventWatcher(w.0))
+        self.manager.register(event).map(|w| EventWatcher(w.0))
     }
 
-    fn register(&self, event: MemoryEvent) -> Result<Watcher> {
-        match &self.inner {
-            Inner::V1(m) => events::register_v1(m.memory_dir()?, event),
-            Inner::V2(m) => events::register_v2(m.dir(), event),
-        }
-    }
-
-    /// Create the child cgroup `name` (one or more path components) with `resources`.
+    /// Create the child cgroup `name` (one or more path components) with `resources`,
+    /// through cgroupfs (below a systemd scope too: what is below it is delegated).
     pub fn child(&self, name: &str, resources: &Resources) -> Result<Cgroup> {
         let path = self.path.join(name)?;
         Self::new_in(&self.hierarchy, path, resources)
@@ -402,28 +354,37 @@ impl Cgroup {
 
     /// Usage statistics.
     pub fn stats(&self, opts: StatOptions) -> Result<Stats> {
-        match &self.inner {
-            Inner::V1(m) => m.stats(opts),
-            Inner::V2(m) => m.stats(opts),
+        self.manager.stats(opts)
+    }
+
+    /// The systemd unit of a cgroup made or loaded by the systemd driver.
+    pub fn systemd_unit(&self) -> Option<&str> {
+        match &self.manager {
+            AnyManager::Systemd(m) => Some(m.unit_name()),
+            _ => None,
+        }
+    }
+
+    /// systemd's ControlGroup property of this cgroup's unit (None: not loaded, or not a
+    /// systemd cgroup).
+    pub fn systemd_control_group(&self) -> Result<Option<String>> {
+        match &self.manager {
+            AnyManager::Systemd(m) => m.control_group(),
+            _ => Ok(None),
         }
     }
 }
 
 /// SIGKILL one process; one that is already gone is fine.
 pub(crate) fn sigkill(pid: Pid) -> Result<()> {
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    let rc = unsafe { libc::kill(pid.0, libc::SIGKILL) };
-    if rc == 0 {
-        return Ok(());
+    use nix::sys::signal::{kill, Signal};
+    match kill(nix::unistd::Pid::from_raw(pid.0), Signal::SIGKILL) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(Error::Kill {
+            pid: pid.0,
+            source: e.into(),
+        }),
     }
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::ESRCH) {
-        return Ok(());
-    }
-    Err(Error::Kill {
-        pid: pid.0,
-        source: err,
-    })
 }
 
 /// Rounds of freeze/kill/thaw before kill() gives up.

@@ -3,27 +3,48 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 use crate::Pid;
 
 /// Where a cgroup lives, relative to the root of each hierarchy.
 ///
 /// On cgroup v1 a process can sit at different paths in different hierarchies, so a path
-/// taken from `/proc/PID/cgroup` keeps one path per controller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// taken from `/proc/PID/cgroup` keeps one path per controller. Serialized as the path
+/// (`"/rt/abc"`), or per controller as `{"v1": {"memory": "/a/x", ...}, "v2": "/x"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Kind", into = "Kind")]
 pub struct CgroupPath {
     kind: Kind,
     /// The path shown by [`crate::Cgroup::path`].
     shown: PathBuf,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
 enum Kind {
     Static(PathBuf),
     PerController {
         v1: BTreeMap<String, PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         v2: Option<PathBuf>,
     },
+}
+
+impl From<Kind> for CgroupPath {
+    fn from(kind: Kind) -> CgroupPath {
+        match kind {
+            Kind::Static(p) => CgroupPath::static_path(p),
+            Kind::PerController { v1, v2 } => CgroupPath::per_controller(v1, v2),
+        }
+    }
+}
+
+impl From<CgroupPath> for Kind {
+    fn from(p: CgroupPath) -> Kind {
+        p.kind
+    }
 }
 
 /// Controllers whose path is shown first when a pid's paths differ per hierarchy.
@@ -94,6 +115,10 @@ impl CgroupPath {
         if v1.is_empty() && v2.is_none() {
             return Err("no cgroup entries".to_string());
         }
+        Ok(Self::per_controller(v1, v2))
+    }
+
+    fn per_controller(v1: BTreeMap<String, PathBuf>, v2: Option<PathBuf>) -> CgroupPath {
         let shown = SHOWN_PREFERENCE
             .iter()
             .find_map(|c| v1.get(*c))
@@ -101,14 +126,19 @@ impl CgroupPath {
             .or(v2.as_ref())
             .cloned()
             .unwrap_or_else(|| PathBuf::from("/"));
-        Ok(CgroupPath {
+        CgroupPath {
             kind: Kind::PerController { v1, v2 },
             shown,
-        })
+        }
+    }
+
+    /// Whether the path differs between hierarchies (made from a pid's cgroups).
+    pub fn is_per_controller(&self) -> bool {
+        matches!(self.kind, Kind::PerController { .. })
     }
 
     /// This path with `child` (one or more normal components) appended.
-    pub(crate) fn join(&self, child: &str) -> Result<CgroupPath> {
+    pub fn join(&self, child: &str) -> Result<CgroupPath> {
         let rel = Path::new(child);
         let ok = !child.is_empty() && rel.components().all(|c| matches!(c, Component::Normal(_)));
         if !ok {
@@ -141,8 +171,9 @@ impl CgroupPath {
         }
     }
 
-    /// The path shown to users.
-    pub(crate) fn shown(&self) -> &Path {
+    /// The path shown to users (where it differs per v1 hierarchy, that of freezer, pids
+    /// or memory).
+    pub fn shown(&self) -> &Path {
         &self.shown
     }
 
@@ -214,6 +245,27 @@ mod tests {
         assert_eq!(n.unified(), Path::new("/u/kid"));
         assert!(p.join("../x").is_err());
         assert!(p.join("").is_err());
+    }
+
+    #[test]
+    fn serializes_as_a_path_or_per_controller() {
+        let p = CgroupPath::static_path("/rt/a");
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#""/rt/a""#);
+        assert_eq!(serde_json::from_str::<CgroupPath>(&json).unwrap(), p);
+        let text = "4:memory:/process_api/1\n1:cpu,cpuacct:/\n0::/\n";
+        let p = CgroupPath::parse_proc_cgroup(text)
+            .unwrap()
+            .join("c")
+            .unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(
+            json,
+            r#"{"v1":{"cpu":"/c","cpuacct":"/c","memory":"/process_api/1/c"},"v2":"/c"}"#
+        );
+        let back: CgroupPath = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+        assert_eq!(back.shown(), Path::new("/process_api/1/c"));
     }
 
     #[test]

@@ -1,10 +1,49 @@
 //! Fake cgroupfs trees in temp dirs for unit tests.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::hierarchy::{Hierarchy, Mount};
+use crate::hierarchy::Hierarchy;
+
+/// The kernel of fake trees: a new cgroup directory gets its parent's files (those whose
+/// content a new cgroup does not inherit empty), and a directory goes with its files.
+pub(crate) mod kernel {
+    use std::io;
+    use std::path::Path;
+
+    /// Files whose content a new cgroup does not inherit from its parent.
+    const EMPTY_IN_NEW_CGROUP: &[&str] = &[
+        "cgroup.procs",
+        "tasks",
+        "cgroup.threads",
+        "cgroup.subtree_control",
+        "cpuset.cpus",
+        "cpuset.mems",
+    ];
+
+    pub fn mkdir(dir: &Path) -> io::Result<()> {
+        std::fs::create_dir(dir)?;
+        let Some(parent) = dir.parent() else {
+            return Ok(());
+        };
+        for ent in std::fs::read_dir(parent)?.flatten() {
+            if ent.file_type()?.is_file() {
+                let name = ent.file_name();
+                let content = if EMPTY_IN_NEW_CGROUP.iter().any(|n| name == *n) {
+                    String::new()
+                } else {
+                    std::fs::read_to_string(ent.path())?
+                };
+                std::fs::write(dir.join(&name), content)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn rmdir(dir: &Path) -> io::Result<()> {
+        std::fs::remove_dir_all(dir)
+    }
+}
 
 /// A temp dir removed on drop.
 pub(crate) struct TempDir(PathBuf);
@@ -102,9 +141,9 @@ fn v1_files(subsystem: &str) -> Vec<(&'static str, &'static str)> {
     V1_COMMON.iter().chain(own).copied().collect()
 }
 
-/// A fake v1 tree: one directory per subsystem (cpu and cpuacct comounted if asked).
+/// A fake v1 tree: one directory per controller (cpu and cpuacct comounted if asked), and
+/// the hierarchy rooted there.
 pub(crate) fn fake_v1(t: &TempDir, comount_cpu: bool) -> Hierarchy {
-    let mut mounts = BTreeMap::new();
     for s in [
         "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio",
     ] {
@@ -113,17 +152,9 @@ pub(crate) fn fake_v1(t: &TempDir, comount_cpu: bool) -> Hierarchy {
         } else {
             s
         };
-        let dir = t.path().join(dirname);
-        write_all(&dir, &v1_files(s));
-        mounts.insert(
-            s.to_string(),
-            Mount {
-                mountpoint: dir,
-                root: PathBuf::from("/"),
-            },
-        );
+        write_all(&t.path().join(dirname), &v1_files(s));
     }
-    Hierarchy::V1 { mounts, fake: true }
+    Hierarchy::v1_at(t.path()).unwrap()
 }
 
 /// A fake v2 tree.
@@ -160,11 +191,5 @@ pub(crate) fn fake_v2(t: &TempDir) -> Hierarchy {
             ("io.stat", "8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n"),
         ],
     );
-    Hierarchy::V2 {
-        mount: Mount {
-            mountpoint: root,
-            root: PathBuf::from("/"),
-        },
-        fake: true,
-    }
+    Hierarchy::v2_at(&root)
 }

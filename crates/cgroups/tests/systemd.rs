@@ -171,7 +171,7 @@ fn scope_started_after_its_process() {
     assert_eq!(kfile(&path, "pids.max"), "7");
     assert_eq!(show(&unit, "LoadState"), "not-found");
     let mut child = sleeper();
-    cg.start_unit(Pid(child.id() as i32)).unwrap();
+    cg.started(Pid(child.id() as i32)).unwrap();
     assert_eq!(show(&unit, "ActiveState"), "active");
     assert_eq!(show(&unit, "TasksMax"), "7");
     assert_eq!(proc_cgroup(child.id()), format!("0::{}", path.display()));

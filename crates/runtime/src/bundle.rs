@@ -5,6 +5,9 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
+/// The OCI runtime-spec version rt implements.
+pub const OCI_VERSION: &str = "1.2.0";
+
 use anyhow::{bail, Context};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 

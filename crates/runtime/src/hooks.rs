@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsFd, FromRawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -137,6 +137,32 @@ pub struct HookState<'a> {
     pub annotations: BTreeMap<&'a str, &'a str>,
 }
 
+impl<'a> HookState<'a> {
+    /// The state of container `id` made from `spec` (its annotations), whose init is `pid`
+    /// as the hook sees it (the host's for runtime hooks, the container's for the others).
+    pub fn of(
+        spec: &'a oci_spec::runtime::Spec,
+        id: &'a str,
+        status: &'a str,
+        pid: i32,
+        bundle: &'a Path,
+    ) -> HookState<'a> {
+        HookState {
+            oci_version: crate::bundle::OCI_VERSION,
+            id,
+            status,
+            pid,
+            bundle,
+            annotations: spec
+                .annotations()
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+        }
+    }
+}
+
 /// Runs the hooks of `kind` in order; the first failure stops them and is returned. A hook
 /// without `env` inherits rt's environment.
 pub fn run(
@@ -193,13 +219,9 @@ pub fn run_warn(hooks: Option<&Hooks>, kind: Kind, state: &impl Serialize, cwd: 
 }
 
 fn memfd(name: &std::ffi::CStr) -> anyhow::Result<File> {
-    // SAFETY: memfd_create with a valid name; the fd is ours.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).context("memfd_create");
-    }
-    // SAFETY: a fresh fd we own.
-    Ok(unsafe { File::from_raw_fd(fd) })
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    let fd = memfd_create(name, MemFdCreateFlag::MFD_CLOEXEC).context("memfd_create")?;
+    Ok(File::from(fd))
 }
 
 fn run_one(
@@ -253,8 +275,9 @@ fn run_one(
     let status = match wait(&mut child, timeout).with_context(what)? {
         Some(status) => status,
         None => {
-            // SAFETY: kill(2) of the hook's own process group (it is its leader).
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            // The hook's own process group (it is its leader).
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
             let _ = child.kill();
             let _ = child.wait();
             bail!(
@@ -318,14 +341,10 @@ fn wait(child: &mut Child, timeout: Option<Duration>) -> anyhow::Result<Option<E
         }
         match &pidfd {
             Some(fd) => {
-                let mut pfd = libc::pollfd {
-                    fd: fd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
+                use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
                 let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-                // SAFETY: one valid pollfd.
-                unsafe { libc::poll(&mut pfd, 1, ms) };
+                let ms = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
+                let _ = poll(&mut [PollFd::new(fd.as_fd(), PollFlags::POLLIN)], ms);
             }
             // Kernels before 5.3: poll the status.
             None => std::thread::sleep(left.min(Duration::from_millis(5))),

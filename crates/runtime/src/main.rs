@@ -10,6 +10,7 @@ mod criu;
 mod hooks;
 mod init;
 mod logging;
+#[cfg(feature = "monitor")]
 mod monitor;
 mod output;
 mod sealed;

@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use cgroups::{Cgroup, CgroupPath, Event, EventMonitor, Stats};
+use cgroups::{Cgroup, Event, EventMonitor, Stats};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -30,9 +30,6 @@ use prometheus_client::registry::Registry;
 use crate::container;
 use crate::logging;
 use crate::state::Store;
-
-/// Default listen address.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9100";
 
 /// How often the OOM thread looks for new and deleted containers.
 const RESCAN: Duration = Duration::from_millis(250);
@@ -143,9 +140,17 @@ fn to_text_004(openmetrics: &str) -> String {
 }
 
 /// The cgroup of container `id`, from its state.json read without the container's lock.
+/// None for a container being created or deleted (no state: next round) or without a
+/// cgroup; a cgroup that cannot be read is logged.
 fn cgroup_of(store: &Store, id: &str) -> Option<Cgroup> {
     let state = store.peek(id).ok()?;
-    Cgroup::load(CgroupPath::static_path(&state.cgroup_path)).ok()
+    match container::load_cgroup(&state.placement) {
+        Ok(cg) => cg,
+        Err(e) => {
+            crate::logging::warn(&format!("container {id}: its cgroup: {e}"));
+            None
+        }
+    }
 }
 
 /// The OOM thread: one EventMonitor for every container's OOM watcher.

@@ -28,13 +28,11 @@ pub fn println(text: &str) -> anyhow::Result<()> {
 
 /// Ends rt the way a process whose stdout reader went away ends: killed by SIGPIPE.
 pub fn reader_gone() -> ! {
-    // SAFETY: restoring SIGPIPE's default disposition and raising it on ourselves; no other
-    // thread depends on SIGPIPE being ignored (the only threads are rt monitor's, which
-    // never print to stdout).
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::raise(libc::SIGPIPE);
-    }
+    use nix::sys::signal::{raise, signal, SigHandler, Signal};
+    // SAFETY: restoring SIGPIPE's default disposition; no other thread depends on SIGPIPE
+    // being ignored (the only threads are rt monitor's, which never print to stdout).
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    let _ = raise(Signal::SIGPIPE);
     // Not reached: SIGPIPE's default action terminates. Same status for a shell, should it be.
     std::process::exit(128 + libc::SIGPIPE)
 }

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -16,9 +16,10 @@ pub const STATE_FILE: &str = "state.json";
 /// The container's config.json as `rt create` read it (what `rt exec` builds on).
 pub const CONFIG_COPY: &str = "config.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
-/// The container's cgroup path, written by `rt create` before it makes the cgroup, so that
-/// `rt delete --force` finds the cgroup when state.json was never written or is corrupt.
-pub const CGROUP_MARKER: &str = "cgroup.path";
+/// The container's cgroup placement (JSON), written by `rt create` before it makes the
+/// cgroup, so that `rt delete --force` finds the cgroup when state.json was never written
+/// or is corrupt.
+pub const CGROUP_MARKER: &str = "cgroup.json";
 const MAX_ID_LEN: usize = 1024;
 
 #[derive(Debug, Error)]
@@ -100,8 +101,11 @@ pub struct State {
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub owner: String,
-    /// The cgroup path (relative to each hierarchy's root), e.g. `/rt/abc`.
-    pub cgroup_path: PathBuf,
+    /// Where the container's cgroup is and which driver manages it, as `rt create` decided
+    /// ([`cgroups::Placement::resolve`]); every later command reads it from here. The state
+    /// of a container made by an older rt (`cgroup_path`) reads as its placement.
+    #[serde(alias = "cgroup_path", deserialize_with = "placement_or_legacy_path")]
+    pub placement: cgroups::Placement,
     /// Whether the init joined an existing pid namespace or the host's (then `kill --all`
     /// style cleanup is needed on delete, as runc does).
     #[serde(default)]
@@ -114,6 +118,48 @@ pub struct State {
     /// The poststart and poststop hooks (run after `create`, when the bundle may be gone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+}
+
+/// A placement, or the `cgroup_path` an older rt recorded: a path (a systemd scope's has the
+/// shape `.../X.slice/U.scope` and its slice), or empty for no cgroup.
+fn placement_or_legacy_path<'de, D>(d: D) -> std::result::Result<cgroups::Placement, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use cgroups::{CgroupPath, Placement};
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Recorded {
+        Placement(Placement),
+        Path(PathBuf),
+    }
+    Ok(match Recorded::deserialize(d)? {
+        Recorded::Placement(p) => p,
+        Recorded::Path(p) if p.as_os_str().is_empty() => {
+            Placement::None("no cgroup (recorded by an older rt)".to_string())
+        }
+        Recorded::Path(p) => legacy_systemd_scope(&p)
+            .unwrap_or_else(|| Placement::Cgroupfs(CgroupPath::static_path(p))),
+    })
+}
+
+/// The systemd placement of an older rt's path `/.../X.slice/U.scope`, on a machine run by
+/// systemd (that rt told systemd containers by this shape).
+fn legacy_systemd_scope(path: &Path) -> Option<cgroups::Placement> {
+    let unit = path.file_name()?.to_str()?;
+    if !unit.ends_with(".scope") || !cgroups::systemd::booted() {
+        return None;
+    }
+    let parent = path.parent()?;
+    let slice = match parent.file_name() {
+        None => "-.slice".to_string(),
+        Some(s) => s.to_str()?.to_string(),
+    };
+    let expanded = cgroups::systemd::expand_slice(&slice).ok()?;
+    (Path::new(&expanded) == parent).then(|| cgroups::Placement::Systemd {
+        slice,
+        unit: unit.to_string(),
+    })
 }
 
 /// The directory that holds all containers' state.
@@ -164,6 +210,7 @@ impl Store {
     /// The state of a container read without taking its lock (state.json is replaced
     /// atomically, so it is whole): for observers such as `rt monitor` that must never wait
     /// on a container being created or deleted.
+    #[cfg_attr(not(feature = "monitor"), allow(dead_code))]
     pub fn peek(&self, id: &str) -> Result<State> {
         validate_id(id)?;
         let path = self.root.join(id).join(STATE_FILE);
@@ -200,7 +247,7 @@ pub struct ContainerDir {
     id: String,
     path: PathBuf,
     /// Held for its flock; released when dropped.
-    _lock: File,
+    _lock: Flock<File>,
 }
 
 impl ContainerDir {
@@ -210,10 +257,8 @@ impl ContainerDir {
             .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
             .open(&path)
             .map_err(io_err(&path))?;
-        // SAFETY: flock on a valid fd we own.
-        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io_err(&path)(io::Error::last_os_error()));
-        }
+        let lock =
+            Flock::lock(lock, FlockArg::LockExclusive).map_err(|(_, e)| io_err(&path)(e.into()))?;
         // The directory may have been removed (and even made again by another create)
         // while we waited for the lock: the lock only counts on the directory at `path`.
         let same = |meta: fs::Metadata| {
@@ -251,17 +296,27 @@ impl ContainerDir {
         serde_json::from_slice(&data).map_err(|source| StoreError::Corrupt { path, source })
     }
 
-    /// Records the cgroup path (see [`CGROUP_MARKER`]); one small write, no rename.
-    pub fn save_cgroup_marker(&self, cgroup: &Path) -> Result<()> {
+    /// Records the cgroup placement (see [`CGROUP_MARKER`]); one small write, no rename.
+    pub fn save_cgroup_marker(&self, placement: &cgroups::Placement) -> Result<()> {
         let path = self.path.join(CGROUP_MARKER);
-        fs::write(&path, cgroup.as_os_str().as_encoded_bytes()).map_err(io_err(&path))
+        let data = serde_json::to_vec(placement).map_err(|source| StoreError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        fs::write(&path, data).map_err(io_err(&path))
     }
 
-    /// The cgroup path recorded by `rt create`, if it got that far.
-    pub fn cgroup_marker(&self) -> Option<PathBuf> {
-        let data = fs::read(self.path.join(CGROUP_MARKER)).ok()?;
-        let text = String::from_utf8(data).ok()?;
-        Some(PathBuf::from(text)).filter(|p| p.is_absolute())
+    /// The cgroup placement recorded by `rt create`: `Ok(None)` if it did not get that far.
+    pub fn cgroup_marker(&self) -> Result<Option<cgroups::Placement>> {
+        let path = self.path.join(CGROUP_MARKER);
+        let data = match fs::read(&path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        serde_json::from_slice(&data)
+            .map(Some)
+            .map_err(|source| StoreError::Corrupt { path, source })
     }
 
     /// Writes state.json atomically (temp file, fsync-free rename: the store is on tmpfs).
@@ -367,7 +422,7 @@ mod tests {
             created: "2026-01-01T00:00:00.000000000Z".into(),
             annotations: BTreeMap::from([("k".into(), "v".into())]),
             owner: String::new(),
-            cgroup_path: "/rt/c1".into(),
+            placement: cgroups::Placement::Cgroupfs(cgroups::CgroupPath::static_path("/rt/c1")),
             shared_pid_ns: false,
             mounts_before: None,
             hooks: None,
@@ -382,6 +437,30 @@ mod tests {
         store.open("c1").unwrap().remove().unwrap();
         assert!(matches!(store.open("c1"), Err(StoreError::NotFound(_))));
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn an_older_rts_cgroup_path_reads_as_the_placement() {
+        use cgroups::{CgroupPath, Placement};
+        let state = |cgroup: &str| {
+            let json = format!(
+                r#"{{"id":"c","pid":1,"pid_start":2,"bundle":"/b","rootfs":"/b/r",
+                    "created":"x","cgroup_path":{cgroup}}}"#
+            );
+            serde_json::from_str::<State>(&json).unwrap().placement
+        };
+        assert_eq!(
+            state(r#""/rt/c""#),
+            Placement::Cgroupfs(CgroupPath::static_path("/rt/c"))
+        );
+        assert!(state(r#""""#).no_cgroup_reason().is_some());
+        assert_eq!(
+            state(r#"{"systemd":{"slice":"system.slice","unit":"rt-c.scope"}}"#),
+            Placement::Systemd {
+                slice: "system.slice".into(),
+                unit: "rt-c.scope".into()
+            }
+        );
     }
 
     #[test]

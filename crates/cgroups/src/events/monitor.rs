@@ -1,9 +1,12 @@
 //! One epoll over many watchers, keyed by the caller (e.g. a container id). No threads.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
 use super::sys::{self, sys_err};
 use super::watch::{Watch, Watcher};
@@ -18,7 +21,7 @@ const EPOLL: &str = "[epoll]";
 /// sit inside a bigger event loop.
 #[derive(Debug)]
 pub struct EventMonitor<K> {
-    epoll: OwnedFd,
+    epoll: Epoll,
     /// token -> (key, watcher)
     entries: BTreeMap<u64, (K, Watch)>,
     next: u64,
@@ -27,7 +30,8 @@ pub struct EventMonitor<K> {
 impl<K: Clone + PartialEq> EventMonitor<K> {
     /// An empty monitor.
     pub fn new() -> Result<Self> {
-        let epoll = sys::epoll().map_err(sys_err("epoll_create1", Path::new(EPOLL)))?;
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
+            .map_err(|e| sys_err("epoll_create1", Path::new(EPOLL))(e.into()))?;
         Ok(EventMonitor {
             epoll,
             entries: BTreeMap::new(),
@@ -39,24 +43,10 @@ impl<K: Clone + PartialEq> EventMonitor<K> {
     pub fn add(&mut self, key: K, watcher: impl Into<Watcher>) -> Result<()> {
         let w = watcher.into().0;
         let token = self.next;
-        let mut ev = libc::epoll_event {
-            events: w.interest(),
-            u64: token,
-        };
-        // SAFETY: both fds are open; ev is a valid epoll_event.
-        let rc = unsafe {
-            libc::epoll_ctl(
-                self.epoll.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                w.fd().as_raw_fd(),
-                &mut ev,
-            )
-        };
-        if rc < 0 {
-            return Err(sys_err("epoll_ctl(ADD)", Path::new(EPOLL))(
-                std::io::Error::last_os_error(),
-            ));
-        }
+        let ev = EpollEvent::new(EpollFlags::from_bits_retain(w.interest() as i32), token);
+        self.epoll
+            .add(w.fd(), ev)
+            .map_err(|e| sys_err("epoll_ctl(ADD)", Path::new(EPOLL))(e.into()))?;
         self.next += 1;
         self.entries.insert(token, (key, w));
         Ok(())
@@ -80,15 +70,8 @@ impl<K: Clone + PartialEq> EventMonitor<K> {
 
     fn take(&mut self, token: u64) -> Option<Watch> {
         let (_, w) = self.entries.remove(&token)?;
-        // SAFETY: both fds are open. Failure (already gone) changes nothing for us.
-        unsafe {
-            libc::epoll_ctl(
-                self.epoll.as_raw_fd(),
-                libc::EPOLL_CTL_DEL,
-                w.fd().as_raw_fd(),
-                std::ptr::null_mut(),
-            );
-        }
+        // Failure (already gone) changes nothing for us.
+        let _ = self.epoll.delete(w.fd());
         Some(w)
     }
 
@@ -106,28 +89,18 @@ impl<K: Clone + PartialEq> EventMonitor<K> {
     /// cgroup was removed report [`Event::Removed`] once and are dropped.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Vec<(K, Event)>> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut buf = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        let mut buf = [EpollEvent::empty(); 64];
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            // SAFETY: buf is valid for buf.len() events.
-            let n = unsafe {
-                libc::epoll_wait(
-                    self.epoll.as_raw_fd(),
-                    buf.as_mut_ptr(),
-                    buf.len() as libc::c_int,
-                    sys::timeout_ms(left),
-                )
+            let ms = EpollTimeout::try_from(sys::timeout_ms(left)).unwrap_or(EpollTimeout::NONE);
+            let n = match self.epoll.wait(&mut buf, ms) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(sys_err("epoll_wait", Path::new(EPOLL))(e.into())),
             };
-            if n < 0 {
-                let err = std::io::Error::last_os_error();
-                if err.raw_os_error() == Some(libc::EINTR) {
-                    continue;
-                }
-                return Err(sys_err("epoll_wait", Path::new(EPOLL))(err));
-            }
             let mut out = Vec::new();
-            for ev in &buf[..n as usize] {
-                let (token, revents) = (ev.u64, ev.events);
+            for ev in &buf[..n] {
+                let (token, revents) = (ev.data(), ev.events().bits() as u32);
                 let Some((key, w)) = self.entries.get_mut(&token) else {
                     continue;
                 };
@@ -148,6 +121,6 @@ impl<K: Clone + PartialEq> EventMonitor<K> {
 
 impl<K> AsFd for EventMonitor<K> {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.epoll.as_fd()
+        self.epoll.0.as_fd()
     }
 }

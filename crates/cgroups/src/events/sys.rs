@@ -1,12 +1,16 @@
-//! Thin, fd-owning wrappers over the syscalls the event readers use: eventfd, inotify,
-//! epoll, poll. Every fd is close-on-exec and owned (closed on drop).
+//! Thin, fd-owning wrappers over the syscalls the event readers use: eventfd, inotify, poll
+//! (the monitor's epoll is nix's `Epoll`). Every fd is close-on-exec and owned (closed on
+//! drop). nix's where it has them; inotify stays raw: nix's `Inotify` keeps its fd (no
+//! `OwnedFd` out of it), and the watchers own theirs.
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
+
+use nix::errno::Errno;
 
 use crate::error::Error;
 
@@ -33,20 +37,14 @@ fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
 
 /// A non-blocking, close-on-exec eventfd.
 pub(crate) fn eventfd() -> io::Result<OwnedFd> {
-    // SAFETY: eventfd has no memory-safety preconditions.
-    owned(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })
+    use nix::sys::eventfd::{EfdFlags, EventFd};
+    Ok(EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?.into())
 }
 
 /// A non-blocking, close-on-exec inotify instance.
 pub(crate) fn inotify() -> io::Result<OwnedFd> {
     // SAFETY: inotify_init1 has no memory-safety preconditions.
     owned(unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) })
-}
-
-/// An epoll instance.
-pub(crate) fn epoll() -> io::Result<OwnedFd> {
-    // SAFETY: epoll_create1 has no memory-safety preconditions.
-    owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
 }
 
 fn cpath(path: &Path) -> io::Result<CString> {
@@ -56,9 +54,14 @@ fn cpath(path: &Path) -> io::Result<CString> {
 
 /// Open `path` close-on-exec with `flags` (O_RDONLY, O_RDWR...).
 pub(crate) fn open(path: &Path, flags: libc::c_int) -> io::Result<OwnedFd> {
-    let c = cpath(path)?;
-    // SAFETY: c is a valid NUL-terminated string.
-    owned(unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) })
+    use std::os::unix::fs::OpenOptionsExt;
+    let access = flags & libc::O_ACCMODE;
+    let file = std::fs::OpenOptions::new()
+        .read(access == libc::O_RDONLY || access == libc::O_RDWR)
+        .write(access == libc::O_WRONLY || access == libc::O_RDWR)
+        .custom_flags((flags & !libc::O_ACCMODE) | libc::O_CLOEXEC)
+        .open(path)?;
+    Ok(file.into())
 }
 
 /// Add an inotify watch for `mask` on `path`.
@@ -74,18 +77,14 @@ pub(crate) fn add_watch(ino: &OwnedFd, path: &Path, mask: u32) -> io::Result<i32
 
 /// Read an eventfd's counter; 0 when it is not signalled.
 pub(crate) fn read_eventfd(fd: &OwnedFd) -> io::Result<u64> {
-    let mut v: u64 = 0;
+    let mut v = [0u8; 8];
     loop {
-        // SAFETY: v is a valid, writable 8-byte buffer.
-        let n = unsafe { libc::read(fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
-        if n == 8 {
-            return Ok(v);
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return Ok(0),
-            _ => return Err(err),
+        match nix::unistd::read(fd.as_raw_fd(), &mut v) {
+            Ok(8) => return Ok(u64::from_ne_bytes(v)),
+            Ok(_) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short read")),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return Ok(0),
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -95,17 +94,12 @@ pub(crate) fn drain_inotify(fd: &OwnedFd) -> io::Result<Vec<(i32, u32)>> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        // SAFETY: buf is a valid, writable buffer of buf.len() bytes.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EAGAIN) => return Ok(out),
-                _ => return Err(err),
-            }
-        }
-        let n = n as usize;
+        let n = match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
         let head = std::mem::size_of::<libc::inotify_event>();
         let mut off = 0;
         while off + head <= n {
@@ -128,21 +122,18 @@ pub(crate) fn poll_one(
     events: libc::c_short,
     timeout: Option<Duration>,
 ) -> io::Result<libc::c_short> {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events,
-        revents: 0,
-    };
-    let ms = timeout_ms(timeout);
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let ms = PollTimeout::try_from(timeout_ms(timeout)).unwrap_or(PollTimeout::NONE);
     loop {
-        // SAFETY: p is one valid pollfd.
-        let rc = unsafe { libc::poll(&mut p, 1, ms) };
-        if rc >= 0 {
-            return Ok(if rc == 0 { 0 } else { p.revents });
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINTR) {
-            return Err(err);
+        let mut p = [PollFd::new(
+            fd.as_fd(),
+            PollFlags::from_bits_truncate(events),
+        )];
+        match poll(&mut p, ms) {
+            Ok(0) => return Ok(0),
+            Ok(_) => return Ok(p[0].revents().map_or(0, |r| r.bits())),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -161,12 +152,8 @@ pub(crate) fn timeout_ms(timeout: Option<Duration>) -> libc::c_int {
 
 /// Write all of `data` to `fd` in one write(2).
 pub(crate) fn write_fd(fd: &OwnedFd, data: &[u8]) -> io::Result<()> {
-    // SAFETY: data is a valid buffer of data.len() bytes.
-    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if n as usize != data.len() {
+    let n = nix::unistd::write(fd, data)?;
+    if n != data.len() {
         return Err(io::Error::new(io::ErrorKind::WriteZero, "short write"));
     }
     Ok(())

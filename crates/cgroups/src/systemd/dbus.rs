@@ -483,8 +483,7 @@ impl Conn {
             serial: 0,
             signals: Vec::new(),
         };
-        // SAFETY: geteuid(2) cannot fail.
-        let uid = unsafe { libc::geteuid() }.to_string();
+        let uid = nix::unistd::geteuid().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
         c.stream
             .write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())?;

@@ -14,13 +14,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dbus::{CallError, Conn, Message, Value};
-pub use names::{expand_slice, validate_unit_name};
+pub use names::{expand_slice, parse_cgroups_path, validate_unit_name};
 
 use crate::error::{Error, Result};
+use crate::events::{MemoryEvent, Watcher};
 use crate::hierarchy::Hierarchy;
+use crate::manager::AnyManager;
 use crate::path::CgroupPath;
 use crate::resources::Resources;
-use crate::{Cgroup, DeleteOptions, Pid};
+use crate::stats::Stats;
+use crate::{Cgroup, FreezerState, Pid, Recursive, StatOptions};
 
 const DEST: &str = "org.freedesktop.systemd1";
 const OBJECT: &str = "/org/freedesktop/systemd1";
@@ -40,12 +43,12 @@ pub fn booted() -> bool {
 pub(crate) struct Unit {
     slice: String,
     name: String,
-    /// A scope made without a process: its unit starts at [`Cgroup::start_unit`], with these.
+    /// A scope made without a process: its unit starts at [`Cgroup::started`], with these.
     pending: Option<Resources>,
 }
 
 impl Unit {
-    fn new(slice: &str, name: &str) -> Result<Unit> {
+    pub(crate) fn new(slice: &str, name: &str) -> Result<Unit> {
         let slice = match slice {
             "" => "system.slice",
             "/" => "-.slice",
@@ -71,7 +74,7 @@ impl Unit {
     }
 
     /// Where systemd puts the unit's cgroup.
-    fn cgroup_path(&self) -> Result<PathBuf> {
+    pub(crate) fn cgroup_path(&self) -> Result<PathBuf> {
         if self.is_slice() {
             return Ok(PathBuf::from(expand_slice(&self.name)?));
         }
@@ -301,6 +304,104 @@ fn fs_hierarchy() -> Result<&'static Hierarchy> {
     Hierarchy::system()
 }
 
+/// The systemd driver: a unit, and the cgroupfs driver of the machine's version for the
+/// files of its cgroup.
+#[derive(Debug, Clone)]
+pub(crate) struct Manager {
+    unit: Unit,
+    files: AnyManager,
+}
+
+impl Manager {
+    pub(crate) fn new(unit: Unit, files: AnyManager) -> Manager {
+        Manager { unit, files }
+    }
+
+    pub(crate) fn unit_name(&self) -> &str {
+        &self.unit.name
+    }
+
+    /// systemd's ControlGroup property of the unit (None: not loaded).
+    pub(crate) fn control_group(&self) -> Result<Option<String>> {
+        let iface = if self.unit.is_slice() {
+            "org.freedesktop.systemd1.Slice"
+        } else {
+            "org.freedesktop.systemd1.Scope"
+        };
+        let v = Systemd::connect()?.unit_property(&self.unit.name, iface, "ControlGroup")?;
+        Ok(v.as_ref().and_then(Value::as_str).map(str::to_string))
+    }
+}
+
+impl crate::manager::Manager for Manager {
+    fn dirs(&self) -> Vec<(String, PathBuf)> {
+        self.files.dirs()
+    }
+    fn unified_dir(&self) -> Option<&Path> {
+        self.files.unified_dir()
+    }
+    fn add(&self, pid: Pid) -> Result<()> {
+        self.files.add(pid)
+    }
+    fn add_self(&self) -> Result<()> {
+        self.files.add_self()
+    }
+    fn add_task(&self, tid: Pid) -> Result<()> {
+        self.files.add_task(tid)
+    }
+
+    /// A scope made without a process starts now, with `pid` in it; the resources are set
+    /// as its properties, then written to the files again (systemd rewrites some of them
+    /// when the unit starts).
+    fn started(&self, pid: Pid) -> Result<()> {
+        let Some(r) = &self.unit.pending else {
+            return Ok(());
+        };
+        let props = self.unit.properties(Some(pid), r)?;
+        Systemd::connect()?.start_transient(&self.unit.name, props)?;
+        self.files.apply(r)
+    }
+
+    /// Unit properties (runtime), then the files.
+    fn apply(&self, r: &Resources) -> Result<()> {
+        let props = props::resources(r, crate::mode() == crate::Mode::Unified)?;
+        Systemd::connect()?.set_properties(&self.unit.name, props)?;
+        self.files.apply(r)
+    }
+
+    fn processes(&self, recursive: Recursive) -> Result<Vec<Pid>> {
+        self.files.processes(recursive)
+    }
+    fn tasks(&self, recursive: Recursive) -> Result<Vec<Pid>> {
+        self.files.tasks(recursive)
+    }
+    fn freeze(&self) -> Result<()> {
+        self.files.freeze()
+    }
+    fn thaw(&self) -> Result<()> {
+        self.files.thaw()
+    }
+    fn state(&self) -> Result<FreezerState> {
+        self.files.state()
+    }
+    fn kill(&self) -> Result<()> {
+        self.files.kill()
+    }
+
+    /// Stop the unit (one that is not loaded is fine), then remove what is left.
+    fn delete(&self) -> Result<()> {
+        Systemd::connect()?.stop(&self.unit.name)?;
+        self.files.delete()
+    }
+
+    fn stats(&self, opts: StatOptions) -> Result<Stats> {
+        self.files.stats(opts)
+    }
+    fn register(&self, event: MemoryEvent) -> Result<Watcher> {
+        self.files.register(event)
+    }
+}
+
 impl Cgroup {
     /// A cgroup that is the systemd unit `unit` ("NAME.scope" or "NAME.slice") in `slice`
     /// ("" means system.slice, "/" the root slice -.slice; nested slices like
@@ -308,7 +409,7 @@ impl Cgroup {
     /// `pid` in it and `resources` as its properties (plus Delegate=yes for a scope), and
     /// the resources are then written to the cgroup files too. A slice needs no pid. A scope
     /// without a pid gets its directory and limits now, and its unit at
-    /// [`Cgroup::start_unit`] (systemd refuses a scope without processes): this lets a
+    /// [`Cgroup::started`] (systemd refuses a scope without processes): this lets a
     /// process enter it from birth.
     pub fn new_systemd(
         slice: &str,
@@ -324,30 +425,15 @@ impl Cgroup {
         } else {
             u.pending = Some(resources.clone());
         }
-        let mut cg = match Cgroup::new_in(fs_hierarchy()?, path, resources) {
-            Ok(cg) => cg,
+        match Cgroup::new_in(fs_hierarchy()?, path, resources) {
+            Ok(cg) => Ok(cg.with_systemd(u)),
             Err(e) => {
                 if u.pending.is_none() {
                     let _ = Systemd::connect().and_then(|mut s| s.stop(&u.name));
                 }
-                return Err(e);
+                Err(e)
             }
-        };
-        cg.systemd = Some(u);
-        Ok(cg)
-    }
-
-    /// Start the unit of a scope made by [`Cgroup::new_systemd`] without a pid, with `pid`
-    /// in it; the resources are set as its properties, then written to the files again
-    /// (systemd rewrites some of them when the unit starts). Does nothing for other cgroups.
-    pub fn start_unit(&self, pid: Pid) -> Result<()> {
-        let Some(u) = &self.systemd else {
-            return Ok(());
-        };
-        let Some(r) = &u.pending else { return Ok(()) };
-        let props = u.properties(Some(pid), r)?;
-        Systemd::connect()?.start_transient(&u.name, props)?;
-        self.update_files(r)
+        }
     }
 
     /// The systemd-driven cgroup `unit` in `slice` (as [`Cgroup::new_systemd`] names them);
@@ -355,9 +441,7 @@ impl Cgroup {
     pub fn load_systemd(slice: &str, unit: &str) -> Result<Cgroup> {
         let u = Unit::new(slice, unit)?;
         let path = CgroupPath::static_path(u.cgroup_path()?);
-        let mut cg = Cgroup::load_in(fs_hierarchy()?, path)?;
-        cg.systemd = Some(u);
-        Ok(cg)
+        Ok(Cgroup::load_in(fs_hierarchy()?, path)?.with_systemd(u))
     }
 
     /// Stop the unit `unit` in `slice` (a unit that is not loaded is fine) and remove what is
@@ -366,49 +450,10 @@ impl Cgroup {
         let u = Unit::new(slice, unit)?;
         Systemd::connect()?.stop(&u.name)?;
         match Cgroup::load_in(fs_hierarchy()?, CgroupPath::static_path(u.cgroup_path()?)) {
-            Ok(cg) => cg.fs_delete(),
+            Ok(cg) => cg.delete(),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
         }
-    }
-
-    /// The systemd unit of a cgroup made or loaded by the systemd driver.
-    pub fn systemd_unit(&self) -> Option<&str> {
-        self.systemd.as_ref().map(|u| u.name.as_str())
-    }
-
-    /// systemd's ControlGroup property of this cgroup's unit (None: not loaded, or not a
-    /// systemd cgroup).
-    pub fn systemd_control_group(&self) -> Result<Option<String>> {
-        let Some(u) = &self.systemd else {
-            return Ok(None);
-        };
-        let iface = if u.is_slice() {
-            "org.freedesktop.systemd1.Slice"
-        } else {
-            "org.freedesktop.systemd1.Scope"
-        };
-        let v = Systemd::connect()?.unit_property(&u.name, iface, "ControlGroup")?;
-        Ok(v.as_ref().and_then(Value::as_str).map(str::to_string))
-    }
-
-    /// update() of a systemd cgroup: unit properties (runtime), then the files.
-    pub(crate) fn systemd_update(&self, u: &Unit, r: &Resources) -> Result<()> {
-        let props = props::resources(r, crate::mode() == crate::Mode::Unified)?;
-        Systemd::connect()?.set_properties(&u.name, props)?;
-        self.update_files(r)
-    }
-
-    /// delete_with() of a systemd cgroup: kill if asked, stop the unit, remove leftovers.
-    pub(crate) fn systemd_delete(&self, u: &Unit, opts: DeleteOptions) -> Result<()> {
-        if opts.kill {
-            match self.kill() {
-                Err(e) if !e.is_not_found() => return Err(e),
-                _ => {}
-            }
-        }
-        Systemd::connect()?.stop(&u.name)?;
-        self.fs_delete()
     }
 }
 

@@ -96,3 +96,77 @@ mod tests {
         assert!(validate_unit_name("a/b.scope").is_err());
     }
 }
+
+/// runc's systemd form of a cgroupsPath, "slice:prefix:name": the unit "prefix-name.scope"
+/// (or "name.scope" without a prefix) in "slice" (empty: system.slice). An empty path means
+/// ":rt:ID". A name ending in ".slice" (runc puts the container in that slice itself) is
+/// refused: systemd accepts no processes in a slice it starts. Returns (slice, unit).
+pub fn parse_cgroups_path(text: &str, id: &str) -> Result<(String, String)> {
+    let bad = |reason: &str| Error::Placement(reason.to_string());
+    let (slice, prefix, name) = if text.is_empty() {
+        ("", crate::placement::DEFAULT_PREFIX, id)
+    } else {
+        let parts: Vec<&str> = text.split(':').collect();
+        let [slice, prefix, name] = parts[..] else {
+            return Err(bad(
+                "expected \"slice:prefix:name\" with the systemd cgroup driver",
+            ));
+        };
+        (slice, prefix, name)
+    };
+    if name.is_empty() {
+        return Err(bad("the name part is empty"));
+    }
+    if name.ends_with(".slice") {
+        return Err(bad(
+            "a slice as the container's unit is not supported; name a scope",
+        ));
+    }
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
+    expand_slice(slice)?;
+    let unit = if prefix.is_empty() {
+        format!("{name}.scope")
+    } else {
+        format!("{prefix}-{name}.scope")
+    };
+    validate_unit_name(&unit)?;
+    Ok((slice.to_string(), unit))
+}
+
+#[cfg(test)]
+mod cgroups_path_tests {
+    use super::*;
+
+    fn ok(p: &str) -> (String, String) {
+        parse_cgroups_path(p, "abc").unwrap()
+    }
+
+    fn s(a: &str, b: &str) -> (String, String) {
+        (a.to_string(), b.to_string())
+    }
+
+    #[test]
+    fn runc_forms() {
+        assert_eq!(ok("system.slice:rt:abc"), s("system.slice", "rt-abc.scope"));
+        assert_eq!(ok(""), s("system.slice", "rt-abc.scope"));
+        assert_eq!(ok(":libpod:xyz"), s("system.slice", "libpod-xyz.scope"));
+        assert_eq!(ok("machine.slice::xyz"), s("machine.slice", "xyz.scope"));
+        assert_eq!(ok("a-b.slice:p:n"), s("a-b.slice", "p-n.scope"));
+        for bad in [
+            "/rt/abc",
+            "system.slice:rt",
+            "a:b:c:d",
+            "system:rt:abc",
+            "a--b.slice:rt:abc",
+            "system.slice:rt:",
+            "system.slice:rt:x.slice",
+            "system.slice:r/t:abc",
+        ] {
+            assert!(parse_cgroups_path(bad, "abc").is_err(), "{bad}");
+        }
+    }
+}

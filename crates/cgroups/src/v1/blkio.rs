@@ -3,24 +3,11 @@
 use std::path::Path;
 
 use super::files::*;
-use super::Subsystem;
 use crate::error::{Error, Result};
 use crate::fs;
-use crate::resources::{Resources, ThrottleDevice};
+use crate::plan::{Facts, Setting};
+use crate::resources::Resources;
 use crate::stats::{BlkioEntry, Stats};
-use crate::StatOptions;
-
-pub(crate) struct Blkio;
-
-fn throttle(dir: &Path, file: &str, devs: &[ThrottleDevice]) -> Result<()> {
-    for d in devs {
-        fs::write(
-            &dir.join(file),
-            &format!("{}:{} {}", d.major, d.minor, d.rate),
-        )?;
-    }
-    Ok(())
-}
 
 /// Parse "8:0 Read 123" lines; "Total N" lines are skipped.
 pub(crate) fn parse_entries(path: &Path, text: &str) -> Result<Vec<BlkioEntry>> {
@@ -45,72 +32,58 @@ pub(crate) fn parse_entries(path: &Path, text: &str) -> Result<Vec<BlkioEntry>> 
     Ok(out)
 }
 
-impl Subsystem for Blkio {
-    fn name(&self) -> &'static str {
-        "blkio"
+/// `facts.bfq`: the cgroup has blkio.bfq.weight and no blkio.weight (CFQ's is gone from
+/// current kernels).
+pub(super) fn settings(r: &Resources, facts: &Facts, out: &mut Vec<Setting>) {
+    let Some(b) = &r.block_io else { return };
+    let (weight_file, weight_dev_file) = if facts.bfq {
+        (BLKIO_BFQ_WEIGHT, BLKIO_BFQ_WEIGHT_DEVICE)
+    } else {
+        (BLKIO_WEIGHT, BLKIO_WEIGHT_DEVICE)
+    };
+    if let Some(w) = b.weight {
+        out.push(Setting::new(weight_file, w.to_string()));
     }
-
-    fn wants(&self, r: &Resources) -> Option<&'static str> {
-        let b = r.block_io.as_ref()?;
-        let any = b.weight.is_some()
-            || b.leaf_weight.is_some()
-            || !b.weight_device.is_empty()
-            || !b.throttle_read_bps_device.is_empty()
-            || !b.throttle_write_bps_device.is_empty()
-            || !b.throttle_read_iops_device.is_empty()
-            || !b.throttle_write_iops_device.is_empty();
-        any.then_some("blockIO")
+    if let Some(w) = b.leaf_weight {
+        out.push(Setting::new(BLKIO_LEAF_WEIGHT, w.to_string()));
     }
+    for d in &b.weight_device {
+        if let Some(w) = d.weight {
+            let v = format!("{}:{} {}", d.major, d.minor, w);
+            out.push(Setting::new(weight_dev_file, v));
+        }
+        if let Some(w) = d.leaf_weight {
+            let v = format!("{}:{} {}", d.major, d.minor, w);
+            out.push(Setting::new(BLKIO_LEAF_WEIGHT_DEVICE, v));
+        }
+    }
+    for (file, devs) in [
+        (BLKIO_THROTTLE_READ_BPS, &b.throttle_read_bps_device),
+        (BLKIO_THROTTLE_WRITE_BPS, &b.throttle_write_bps_device),
+        (BLKIO_THROTTLE_READ_IOPS, &b.throttle_read_iops_device),
+        (BLKIO_THROTTLE_WRITE_IOPS, &b.throttle_write_iops_device),
+    ] {
+        for d in devs {
+            out.push(Setting::new(
+                file,
+                format!("{}:{} {}", d.major, d.minor, d.rate),
+            ));
+        }
+    }
+}
 
-    fn apply(&self, dir: &Path, r: &Resources) -> Result<()> {
-        let Some(b) = &r.block_io else { return Ok(()) };
-        // CFQ's blkio.weight is gone from current kernels; BFQ offers blkio.bfq.weight.
-        let bfq = !dir.join(BLKIO_WEIGHT).exists() && dir.join(BLKIO_BFQ_WEIGHT).exists();
-        let (weight_file, weight_dev_file) = if bfq {
-            (BLKIO_BFQ_WEIGHT, BLKIO_BFQ_WEIGHT_DEVICE)
-        } else {
-            (BLKIO_WEIGHT, BLKIO_WEIGHT_DEVICE)
+pub(super) fn stat(dir: &Path, stats: &mut Stats) -> Result<()> {
+    for (bytes, ios) in BLKIO_STAT_FILES {
+        let bytes_path = dir.join(bytes);
+        let Some(text) = fs::read_if_exists(&bytes_path)? else {
+            continue;
         };
-        if let Some(w) = b.weight {
-            fs::write(&dir.join(weight_file), &w.to_string())?;
+        stats.blkio.io_service_bytes_recursive = parse_entries(&bytes_path, &text)?;
+        let ios_path = dir.join(ios);
+        if let Some(text) = fs::read_if_exists(&ios_path)? {
+            stats.blkio.io_serviced_recursive = parse_entries(&ios_path, &text)?;
         }
-        if let Some(w) = b.leaf_weight {
-            fs::write(&dir.join(BLKIO_LEAF_WEIGHT), &w.to_string())?;
-        }
-        for d in &b.weight_device {
-            if let Some(w) = d.weight {
-                let v = format!("{}:{} {}", d.major, d.minor, w);
-                fs::write(&dir.join(weight_dev_file), &v)?;
-            }
-            if let Some(w) = d.leaf_weight {
-                let v = format!("{}:{} {}", d.major, d.minor, w);
-                fs::write(&dir.join(BLKIO_LEAF_WEIGHT_DEVICE), &v)?;
-            }
-        }
-        throttle(dir, BLKIO_THROTTLE_READ_BPS, &b.throttle_read_bps_device)?;
-        throttle(dir, BLKIO_THROTTLE_WRITE_BPS, &b.throttle_write_bps_device)?;
-        throttle(dir, BLKIO_THROTTLE_READ_IOPS, &b.throttle_read_iops_device)?;
-        throttle(
-            dir,
-            BLKIO_THROTTLE_WRITE_IOPS,
-            &b.throttle_write_iops_device,
-        )?;
-        Ok(())
+        break;
     }
-
-    fn stat(&self, dir: &Path, _opts: StatOptions, stats: &mut Stats) -> Result<()> {
-        for (bytes, ios) in BLKIO_STAT_FILES {
-            let bytes_path = dir.join(bytes);
-            let Some(text) = fs::read_if_exists(&bytes_path)? else {
-                continue;
-            };
-            stats.blkio.io_service_bytes_recursive = parse_entries(&bytes_path, &text)?;
-            let ios_path = dir.join(ios);
-            if let Some(text) = fs::read_if_exists(&ios_path)? {
-                stats.blkio.io_serviced_recursive = parse_entries(&ios_path, &text)?;
-            }
-            break;
-        }
-        Ok(())
-    }
+    Ok(())
 }

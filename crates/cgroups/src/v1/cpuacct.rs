@@ -3,14 +3,10 @@
 use std::path::Path;
 
 use super::files::*;
-use super::Subsystem;
 use crate::error::{Error, Result};
 use crate::fs;
-use crate::resources::Resources;
 use crate::stats::Stats;
 use crate::StatOptions;
-
-pub(crate) struct Cpuacct;
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
@@ -26,50 +22,34 @@ fn read_list(path: &Path, ignore_missing: bool) -> Result<Vec<u64>> {
 }
 
 fn clock_ticks() -> u64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as u64
-    } else {
-        100
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(t)) if t > 0 => t as u64,
+        _ => 100,
     }
 }
 
-impl Subsystem for Cpuacct {
-    fn name(&self) -> &'static str {
-        "cpuacct"
+/// The usage counters (cpuacct has nothing to apply).
+pub(super) fn stat(dir: &Path, opts: StatOptions, stats: &mut Stats) -> Result<()> {
+    let ign = opts.ignore_not_exist;
+    let u = &mut stats.cpu.usage;
+    if let Some(total) = fs::read_u64_opt(&dir.join(CPUACCT_USAGE), ign)? {
+        u.total = total;
     }
-
-    fn wants(&self, _r: &Resources) -> Option<&'static str> {
-        None
+    u.percpu = read_list(&dir.join(CPUACCT_USAGE_PERCPU), ign)?;
+    // Newer kernels only: always optional.
+    u.percpu_user = read_list(&dir.join(CPUACCT_USAGE_PERCPU_USER), true)?;
+    u.percpu_kernel = read_list(&dir.join(CPUACCT_USAGE_PERCPU_SYS), true)?;
+    let path = dir.join(CPUACCT_STAT);
+    if let Some(m) = fs::read_flat_keyed_opt(&path, ign)? {
+        let ticks = clock_ticks();
+        let (Some(user), Some(system)) = (m.get("user"), m.get("system")) else {
+            return Err(Error::Parse {
+                path,
+                value: format!("{m:?}"),
+            });
+        };
+        u.user = user.saturating_mul(NANOS_PER_SEC) / ticks;
+        u.kernel = system.saturating_mul(NANOS_PER_SEC) / ticks;
     }
-
-    fn apply(&self, _dir: &Path, _r: &Resources) -> Result<()> {
-        Ok(())
-    }
-
-    fn stat(&self, dir: &Path, opts: StatOptions, stats: &mut Stats) -> Result<()> {
-        let ign = opts.ignore_not_exist;
-        let u = &mut stats.cpu.usage;
-        if let Some(total) = fs::read_u64_opt(&dir.join(CPUACCT_USAGE), ign)? {
-            u.total = total;
-        }
-        u.percpu = read_list(&dir.join(CPUACCT_USAGE_PERCPU), ign)?;
-        // Newer kernels only: always optional.
-        u.percpu_user = read_list(&dir.join(CPUACCT_USAGE_PERCPU_USER), true)?;
-        u.percpu_kernel = read_list(&dir.join(CPUACCT_USAGE_PERCPU_SYS), true)?;
-        let path = dir.join(CPUACCT_STAT);
-        if let Some(m) = fs::read_flat_keyed_opt(&path, ign)? {
-            let ticks = clock_ticks();
-            let (Some(user), Some(system)) = (m.get("user"), m.get("system")) else {
-                return Err(Error::Parse {
-                    path,
-                    value: format!("{m:?}"),
-                });
-            };
-            u.user = user.saturating_mul(NANOS_PER_SEC) / ticks;
-            u.kernel = system.saturating_mul(NANOS_PER_SEC) / ticks;
-        }
-        Ok(())
-    }
+    Ok(())
 }

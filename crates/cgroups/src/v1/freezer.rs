@@ -4,30 +4,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::files::*;
-use super::Subsystem;
 use crate::error::{Error, Result};
 use crate::fs;
-use crate::resources::Resources;
 use crate::FreezerState;
-
-pub(crate) struct Freezer;
 
 /// How long freeze/thaw wait for the kernel.
 const TIMEOUT: Duration = Duration::from_secs(2);
-
-impl Subsystem for Freezer {
-    fn name(&self) -> &'static str {
-        "freezer"
-    }
-
-    fn wants(&self, _r: &Resources) -> Option<&'static str> {
-        None
-    }
-
-    fn apply(&self, _dir: &Path, _r: &Resources) -> Result<()> {
-        Ok(())
-    }
-}
 
 /// Read freezer.state.
 pub(crate) fn state(dir: &Path) -> Result<FreezerState> {

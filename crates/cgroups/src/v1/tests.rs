@@ -201,7 +201,9 @@ fn update_load_child_freeze_processes_stats() {
     let s = cg.stats(StatOptions::default()).unwrap();
     assert_eq!(s.cpu.usage.total, 1000);
     assert_eq!(s.cpu.usage.percpu, [600, 400]);
-    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    let tck = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .unwrap()
+        .unwrap() as u64;
     assert_eq!(s.cpu.usage.user, 10 * 1_000_000_000 / tck);
     assert_eq!(s.cpu.usage.kernel, 5 * 1_000_000_000 / tck);
     assert_eq!(s.cpu.throttling.periods, 7);
@@ -250,4 +252,66 @@ fn kill_of_a_cgroup_that_is_gone_succeeds() {
     }
     cg.kill().unwrap();
     assert!(cg.processes(Recursive::Yes).unwrap_err().is_not_found());
+}
+
+#[test]
+fn resources_become_one_plan_in_controller_order() {
+    use crate::plan::{pairs, Check, Facts};
+    let facts = Facts {
+        memsw: true,
+        memory_limit: Some(1 << 30),
+        ..Facts::default()
+    };
+    let plan = super::settings(&res(), &facts).unwrap();
+    assert_eq!(
+        pairs(&plan),
+        [
+            ("memory.limit_in_bytes", "67108864"),
+            ("memory.memsw.limit_in_bytes", "134217728"),
+            ("memory.soft_limit_in_bytes", "33554432"),
+            ("cpu.shares", "512"),
+            ("cpu.cfs_period_us", "100000"),
+            ("cpu.cfs_quota_us", "50000"),
+            ("pids.max", "42"),
+        ]
+    );
+    // cpu.shares is read back (the kernel clamps), a period with a new quota retried after it.
+    assert!(matches!(plan[3].check, Check::ReadBack { .. }));
+    assert_eq!(plan[4].check, Check::RetryLaterOnEinval);
+    // BFQ's weight files when the cgroup has them.
+    let r = Resources {
+        block_io: Some(BlockIo {
+            weight: Some(300),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let bfq = Facts {
+        bfq: true,
+        ..Facts::default()
+    };
+    assert_eq!(
+        pairs(&super::settings(&r, &bfq).unwrap()),
+        [("blkio.bfq.weight", "300")]
+    );
+    assert_eq!(
+        pairs(&super::settings(&r, &Facts::default()).unwrap()),
+        [("blkio.weight", "300")]
+    );
+}
+
+#[test]
+fn a_clamped_share_is_an_error() {
+    // The fake kernel keeps what is written; one that clamps is emulated by a file the
+    // writer cannot change: a directory in its place makes the write fail instead, so the
+    // read-back is checked through a value the kernel would print differently.
+    use crate::plan::{write, Check, Setting};
+    let t = TempDir::new();
+    std::fs::write(t.path().join("cpu.shares"), "1024\n").unwrap();
+    let s = Setting::new("cpu.shares", "512 ").with(Check::ReadBack {
+        field: "cpu.shares",
+        reason: "the kernel clamped it",
+    });
+    let err = write(&[s], |_| Ok(t.path())).unwrap_err();
+    assert!(err.to_string().contains("clamped"), "{err}");
 }

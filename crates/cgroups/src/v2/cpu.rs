@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use super::files::*;
-use super::manager::Setting;
 use crate::error::{Error, Result};
 use crate::fs;
+use crate::plan::Setting;
 use crate::resources::Resources;
 use crate::stats::Stats;
 use crate::StatOptions;

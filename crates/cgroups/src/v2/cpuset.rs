@@ -1,9 +1,9 @@
 //! cpuset: cpus and mems (v2 has effective values, so no copy-down is needed).
 
 use super::files::*;
-use super::manager::Setting;
 use crate::error::Result;
 use crate::fs;
+use crate::plan::Setting;
 use crate::resources::Resources;
 use crate::stats::{parse_list, Stats};
 use std::path::Path;

@@ -3,16 +3,16 @@
 use std::path::Path;
 
 use super::files::*;
-use super::manager::Setting;
 use crate::error::Result;
 use crate::fs;
+use crate::plan::Setting;
 use crate::resources::Resources;
 use crate::stats::{hugepage_sizes, HugetlbStats, Stats};
 
 pub(crate) fn settings(r: &Resources, out: &mut Vec<Setting>) -> Result<()> {
     for l in &r.hugepage_limits {
         out.push(Setting::new(
-            &hugetlb(&l.page_size, HUGETLB_MAX),
+            hugetlb(&l.page_size, HUGETLB_MAX),
             l.limit.to_string(),
         ));
     }

@@ -7,46 +7,25 @@ use std::time::Duration;
 use super::files::*;
 use super::{cpu, cpuset, freezer, hugetlb, io, memory, pids};
 use crate::error::{Error, Result};
+use crate::events::{MemoryEvent, Watcher};
 use crate::hierarchy::Mount;
+use crate::manager::Manager as _;
 use crate::path::CgroupPath;
+use crate::plan::{self, Facts, Setting};
 use crate::resources::Resources;
 use crate::stats::{read_psi, Stats};
 use crate::{fs, FreezerState, Pid, Recursive, StatOptions};
 
-/// One file to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Setting {
-    pub file: String,
-    pub value: String,
-    /// A missing file means "already so" (e.g. memory.swap.max "max" without swap).
-    pub skip_if_missing: bool,
-}
-
-impl Setting {
-    pub fn new(file: &str, value: String) -> Setting {
-        Setting {
-            file: file.to_string(),
-            value,
-            skip_if_missing: false,
-        }
-    }
-
-    /// The controller that owns the file ("memory" for memory.max); `None` for cgroup.*.
-    fn controller(&self) -> Option<&str> {
-        let c = self.file.split('.').next()?;
-        (c != "cgroup").then_some(c)
-    }
-}
-
-/// Turn resources into the files to write, in order. `bfq`: the cgroup has io.bfq.weight.
-/// Device rules are not files: [`Manager::apply`] attaches an eBPF program for them.
-pub(crate) fn settings(r: &Resources, bfq: bool) -> Result<Vec<Setting>> {
+/// Turn resources into the files to write, in order. `facts.bfq`: the cgroup has
+/// io.bfq.weight. Device rules are not files: [`Manager::apply`] attaches an eBPF program
+/// for them.
+pub(crate) fn settings(r: &Resources, facts: &Facts) -> Result<Vec<Setting>> {
     let mut out = Vec::new();
     cpu::settings(r, &mut out)?;
     cpuset::settings(r, &mut out)?;
     memory::settings(r, &mut out)?;
     pids::settings(r, &mut out)?;
-    io::settings(r, bfq, &mut out)?;
+    io::settings(r, facts.bfq, &mut out)?;
     hugetlb::settings(r, &mut out)?;
     if let Some(n) = &r.network {
         if n.class_id.is_some() || !n.priorities.is_empty() {
@@ -56,9 +35,7 @@ pub(crate) fn settings(r: &Resources, bfq: bool) -> Result<Vec<Setting>> {
             });
         }
     }
-    for line in r.rdma.iter().filter_map(crate::v1::rdma::rdma_line) {
-        out.push(Setting::new(RDMA_MAX, line));
-    }
+    plan::rdma(r, RDMA_MAX, &mut out);
     for (k, v) in &r.unified {
         if k.is_empty() || k.contains('/') || k.starts_with('.') {
             return Err(Error::InvalidValue {
@@ -77,7 +54,6 @@ pub(crate) fn settings(r: &Resources, bfq: bool) -> Result<Vec<Setting>> {
 pub(crate) struct Manager {
     mount: PathBuf,
     dir: PathBuf,
-    fake: bool,
 }
 
 fn words(path: &Path) -> Result<BTreeSet<String>> {
@@ -97,7 +73,7 @@ fn enable_controllers(parent: &Path, needed: &BTreeSet<String>) -> Result<()> {
                 "{missing} (not in {})",
                 parent.join(CGROUP_CONTROLLERS).display()
             ),
-            needed_by: "resources",
+            needed_by: "resources".to_string(),
         });
     }
     let enabled = words(&parent.join(CGROUP_SUBTREE_CONTROL))?;
@@ -125,26 +101,22 @@ fn enable_controllers(parent: &Path, needed: &BTreeSet<String>) -> Result<()> {
 impl Manager {
     /// Create the directory (and missing parents), enabling controllers on the way down,
     /// then apply `r`; on any error remove what was created.
-    pub fn create(mount: &Mount, path: &CgroupPath, r: &Resources, fake: bool) -> Result<Manager> {
+    pub fn create(mount: &Mount, path: &CgroupPath, r: &Resources) -> Result<Manager> {
         // Conversion errors come before anything is created.
-        let pre = settings(r, false)?;
+        let pre = settings(r, &Facts::default())?;
         if !r.devices.is_empty() {
             super::devices::program(&r.devices)?;
         }
-        let needed: BTreeSet<String> = pre
-            .iter()
-            .filter_map(|s| s.controller().map(str::to_string))
-            .collect();
+        let needed = plan::controllers(&pre);
         let m = Manager {
             mount: mount.mountpoint.clone(),
             dir: mount.dir_for(path.unified()),
-            fake,
         };
         let mut created = Vec::new();
         let res = m.create_inner(r, &needed, &mut created);
         if let Err(e) = res {
             for dir in created.iter().rev() {
-                let _ = fs::remove_dir(dir, fake);
+                let _ = fs::remove_dir(dir);
             }
             return Err(e);
         }
@@ -166,13 +138,13 @@ impl Manager {
         for comp in rel.components() {
             enable_controllers(&cur, needed)?;
             let next = cur.join(comp);
-            fs::create_levels(&cur, &next, created, self.fake)?;
+            fs::create_levels(&cur, &next, created)?;
             cur = next;
         }
         self.apply(r)
     }
 
-    pub fn load(mount: &Mount, path: &CgroupPath, fake: bool) -> Result<Manager> {
+    pub fn load(mount: &Mount, path: &CgroupPath) -> Result<Manager> {
         let dir = mount.dir_for(path.unified());
         if !dir.is_dir() {
             return Err(Error::NotFound {
@@ -182,47 +154,7 @@ impl Manager {
         Ok(Manager {
             mount: mount.mountpoint.clone(),
             dir,
-            fake,
         })
-    }
-
-    pub fn apply(&self, r: &Resources) -> Result<()> {
-        let bfq = self.dir.join(IO_BFQ_WEIGHT).exists();
-        for s in settings(r, bfq)? {
-            let path = self.dir.join(&s.file);
-            if s.skip_if_missing {
-                fs::write_if_exists(&path, &s.value)?;
-            } else {
-                fs::write(&path, &s.value)?;
-            }
-        }
-        if !r.devices.is_empty() {
-            if self.fake {
-                // Fake trees cannot hold programs: check the rules only.
-                super::devices::program(&r.devices)?;
-            } else {
-                super::devices::apply(&self.dir, &r.devices)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The cgroup's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The one directory, under an empty hierarchy name.
-    pub fn hierarchy_dirs(&self) -> Vec<(String, PathBuf)> {
-        vec![(String::new(), self.dir.clone())]
-    }
-
-    pub fn add(&self, pid: Pid) -> Result<()> {
-        fs::write_pid(&self.dir.join(CGROUP_PROCS), pid.0)
-    }
-
-    pub fn add_task(&self, tid: Pid) -> Result<()> {
-        fs::write_pid(&self.dir.join(CGROUP_THREADS), tid.0)
     }
 
     fn list(&self, file: &str, recursive: Recursive) -> Result<Vec<Pid>> {
@@ -240,29 +172,64 @@ impl Manager {
         }
         Ok(out)
     }
+}
 
-    pub fn processes(&self, recursive: Recursive) -> Result<Vec<Pid>> {
+impl crate::manager::Manager for Manager {
+    /// The one directory, under an empty hierarchy name.
+    fn dirs(&self) -> Vec<(String, PathBuf)> {
+        vec![(String::new(), self.dir.clone())]
+    }
+
+    fn unified_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
+    }
+
+    fn add(&self, pid: Pid) -> Result<()> {
+        fs::write_pid(&self.dir.join(CGROUP_PROCS), pid.0)
+    }
+
+    fn add_self(&self) -> Result<()> {
+        self.add(Pid(0))
+    }
+
+    fn add_task(&self, tid: Pid) -> Result<()> {
+        fs::write_pid(&self.dir.join(CGROUP_THREADS), tid.0)
+    }
+
+    fn apply(&self, r: &Resources) -> Result<()> {
+        let facts = Facts {
+            bfq: self.dir.join(IO_BFQ_WEIGHT).exists(),
+            ..Facts::default()
+        };
+        plan::write(&settings(r, &facts)?, |_| Ok(self.dir.as_path()))?;
+        if !r.devices.is_empty() {
+            super::devices::apply(&self.dir, &r.devices)?;
+        }
+        Ok(())
+    }
+
+    fn processes(&self, recursive: Recursive) -> Result<Vec<Pid>> {
         self.list(CGROUP_PROCS, recursive)
     }
 
-    pub fn tasks(&self, recursive: Recursive) -> Result<Vec<Pid>> {
+    fn tasks(&self, recursive: Recursive) -> Result<Vec<Pid>> {
         self.list(CGROUP_THREADS, recursive)
     }
 
-    pub fn freeze(&self) -> Result<()> {
+    fn freeze(&self) -> Result<()> {
         freezer::set(&self.dir, true)
     }
 
-    pub fn thaw(&self) -> Result<()> {
+    fn thaw(&self) -> Result<()> {
         freezer::set(&self.dir, false)
     }
 
-    pub fn state(&self) -> Result<FreezerState> {
+    fn state(&self) -> Result<FreezerState> {
         freezer::state(&self.dir)
     }
 
     /// cgroup.kill (Linux >= 5.14), else freeze/SIGKILL/thaw rounds; then wait until empty.
-    pub fn kill(&self) -> Result<()> {
+    fn kill(&self) -> Result<()> {
         if fs::write_if_exists(&self.dir.join(CGROUP_KILL), "1")? {
             let empty = fs::poll(Duration::from_secs(2), || {
                 Ok(self.processes(Recursive::Yes)?.is_empty())
@@ -280,11 +247,11 @@ impl Manager {
         )
     }
 
-    pub fn delete(&self) -> Result<()> {
-        fs::remove_tree(&self.dir, self.fake)
+    fn delete(&self) -> Result<()> {
+        fs::remove_tree(&self.dir)
     }
 
-    pub fn stats(&self, opts: StatOptions) -> Result<Stats> {
+    fn stats(&self, opts: StatOptions) -> Result<Stats> {
         let mut stats = Stats::default();
         cpu::stat(&self.dir, opts, &mut stats)?;
         memory::stat(&self.dir, opts, &mut stats)?;
@@ -295,5 +262,9 @@ impl Manager {
         stats.cpu.psi = read_psi(&self.dir.join(CPU_PRESSURE))?;
         stats.blkio.psi = read_psi(&self.dir.join(IO_PRESSURE))?;
         Ok(stats)
+    }
+
+    fn register(&self, event: MemoryEvent) -> Result<Watcher> {
+        crate::events::register_v2(&self.dir, event)
     }
 }

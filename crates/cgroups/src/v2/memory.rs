@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use super::files::*;
-use super::manager::Setting;
 use crate::error::{Error, Result};
 use crate::fs;
+use crate::plan::{Check, Setting};
 use crate::resources::Resources;
 use crate::stats::{read_psi, MemoryEntry, MemoryEventCount, Stats};
 use crate::StatOptions;
@@ -59,11 +59,12 @@ pub(crate) fn settings(r: &Resources, out: &mut Vec<Setting>) -> Result<()> {
     if let Some(v) = swap_value {
         // Without swap accounting the file is absent: "max" and "0" are then already true.
         let optional = v == "max" || v == "0";
-        out.push(Setting {
-            file: MEMORY_SWAP_MAX.to_string(),
-            value: v,
-            skip_if_missing: optional,
-        });
+        let check = if optional {
+            Check::SkipIfMissing
+        } else {
+            Check::None
+        };
+        out.push(Setting::new(MEMORY_SWAP_MAX, v).with(check));
     }
     if let Some(v) = num(limit) {
         out.push(Setting::new(MEMORY_MAX, v));

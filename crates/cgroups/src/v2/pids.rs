@@ -3,12 +3,11 @@
 use std::path::Path;
 
 use super::files::*;
-use super::manager::Setting;
 use crate::error::Result;
 use crate::fs;
+use crate::plan::{pids_max, Setting};
 use crate::resources::Resources;
 use crate::stats::Stats;
-use crate::v1::pids::pids_max;
 use crate::StatOptions;
 
 pub(crate) fn settings(r: &Resources, out: &mut Vec<Setting>) -> Result<()> {

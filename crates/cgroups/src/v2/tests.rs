@@ -173,3 +173,37 @@ fn freeze_processes_stats() {
     assert_eq!(s.blkio.io_service_bytes_recursive[1].value, 20);
     assert_eq!(s.blkio.io_serviced_recursive[0].op, "Read");
 }
+
+#[test]
+fn resources_become_one_plan() {
+    use crate::plan::{pairs, Facts};
+    let r = Resources {
+        cpu: Some(Cpu {
+            shares: Some(1024),
+            quota: Some(50_000),
+            period: Some(100_000),
+            ..Default::default()
+        }),
+        pids: Some(Pids { limit: 0 }),
+        block_io: Some(BlockIo {
+            weight: Some(500),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        pairs(&super::manager::settings(&r, &Facts::default()).unwrap()),
+        [
+            ("cpu.weight", "100"),
+            ("cpu.max", "50000 100000"),
+            ("pids.max", "max"),
+            ("io.weight", "4950"),
+        ]
+    );
+    let bfq = Facts {
+        bfq: true,
+        ..Facts::default()
+    };
+    let plan = super::manager::settings(&r, &bfq).unwrap();
+    assert!(pairs(&plan).contains(&("io.bfq.weight", "500")));
+}

@@ -34,7 +34,11 @@ pub struct Args {
 
 impl Args {
     /// `console_socket`: the connected --console-socket (or rt run's own pty channel).
-    pub fn options(&self, console_socket: Option<RawFd>) -> CreateOptions<'_> {
+    pub fn options(
+        &self,
+        console_socket: Option<RawFd>,
+        cgroup_driver: cgroups::Driver,
+    ) -> CreateOptions<'_> {
         CreateOptions {
             id: &self.id,
             bundle: &self.bundle,
@@ -43,17 +47,18 @@ impl Args {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             console_socket,
+            cgroup_driver,
         }
     }
 }
 
-pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {
+pub fn run(root: &Path, driver: cgroups::Driver, args: &Args) -> anyhow::Result<()> {
     let console = args
         .console_socket
         .as_deref()
         .map(console::connect)
         .transpose()?;
     let fd = console.as_ref().map(|c| c.as_raw_fd());
-    container::create(&Store::new(root), &args.options(fd))?;
+    container::create(&Store::new(root), &args.options(fd, driver))?;
     Ok(())
 }

@@ -334,17 +334,21 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     if preserved.is_some() {
         crate::sealed::ensure()?;
     }
-    if cli.systemd_cgroup || cli.cgroup_manager == Some(CgroupManager::Systemd) {
-        crate::container::systemd_cgroup::enable();
-    }
+    // Only the commands that make a cgroup choose its driver; the others read the one
+    // recorded in the container's state.
+    let driver = if cli.systemd_cgroup || cli.cgroup_manager == Some(CgroupManager::Systemd) {
+        cgroups::Driver::Systemd
+    } else {
+        cgroups::Driver::Cgroupfs
+    };
     let root = &state_root(cli.root.as_deref());
     match &cli.command {
-        Command::Create(args) => create::run(root, args).map(|()| 0),
+        Command::Create(args) => create::run(root, driver, args).map(|()| 0),
         Command::Start(args) => start::run(root, args).map(|()| 0),
         Command::State(args) => state::run(root, args).map(|()| 0),
         Command::Kill(args) => kill::run(root, args).map(|()| 0),
         Command::Delete(args) => delete::run(root, args).map(|()| 0),
-        Command::Run(args) => run::run(root, args),
+        Command::Run(args) => run::run(root, driver, args),
         Command::Exec(args) => exec::run(root, args),
         Command::List(args) => list::run(root, args).map(|()| 0),
         Command::Spec(args) => spec::run(args).map(|()| 0),
@@ -356,7 +360,7 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Update(args) => update::run(root, args).map(|()| 0),
         Command::Monitor(args) => monitor::run(root, args).map(|()| 0),
         Command::Checkpoint(args) => checkpoint::run(root, &cli.criu, args).map(|()| 0),
-        Command::Restore(args) => restore::run(root, &cli.criu, args),
+        Command::Restore(args) => restore::run(root, &cli.criu, driver, args),
     }
 }
 

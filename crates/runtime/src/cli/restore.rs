@@ -55,7 +55,7 @@ pub struct Args {
     pub id: String,
 }
 
-pub fn run(root: &Path, criu: &Path, args: &Args) -> anyhow::Result<i32> {
+pub fn run(root: &Path, criu: &Path, driver: cgroups::Driver, args: &Args) -> anyhow::Result<i32> {
     let criu = Criu::probe(criu, root).context("restore")?;
     let socket = args
         .console_socket
@@ -87,6 +87,7 @@ pub fn run(root: &Path, criu: &Path, args: &Args) -> anyhow::Result<i32> {
         shell_job: args.shell_job,
         file_locks: args.file_locks,
         manage_cgroups_mode: args.manage_cgroups_mode.map(CgMode::from),
+        cgroup_driver: driver,
     };
     container::restore(&Store::new(root), &opts)
 }

@@ -28,7 +28,7 @@ fn wants_terminal(bundle: &Path) -> bool {
         .unwrap_or(false)
 }
 
-pub fn run(root: &Path, args: &Args) -> anyhow::Result<i32> {
+pub fn run(root: &Path, driver: cgroups::Driver, args: &Args) -> anyhow::Result<i32> {
     let socket = args
         .create
         .console_socket
@@ -55,7 +55,7 @@ pub fn run(root: &Path, args: &Args) -> anyhow::Result<i32> {
         .or(theirs.as_ref().map(|s| s.as_raw_fd()));
     container::run_foreground(
         &Store::new(root),
-        &args.create.options(fd),
+        &args.create.options(fd, driver),
         args.detach,
         ours,
     )

@@ -8,11 +8,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use cgroups::{Cgroup, CgroupPath, Pid, Recursive, Resources};
+use cgroups::{Cgroup, Pid, Placement, Recursive, Resources};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxNamespaceType;
 
-use super::{cgroup_path_for, proc, Container};
+use super::{placement_for, proc, Container};
 use crate::bundle::Bundle;
 use crate::hooks;
 use crate::init::{self, CgroupSources, InitConfig};
@@ -28,6 +28,8 @@ pub struct CreateOptions<'a> {
     pub preserve_fds: u32,
     /// A connected socket for the pty master (process.terminal); rt keeps no copy.
     pub console_socket: Option<std::os::fd::RawFd>,
+    /// The cgroup driver (`--systemd-cgroup`).
+    pub cgroup_driver: cgroups::Driver,
 }
 
 /// What a failed create must undo, in reverse order.
@@ -71,8 +73,7 @@ pub const CRASH_AT_ENV: &str = "_RT_CRASH_AT";
 
 fn crash_point(crash_at: &Option<std::ffi::OsString>, stage: &str) {
     if crash_at.as_deref().is_some_and(|s| s == stage) {
-        // SAFETY: raise(3) on ourselves.
-        unsafe { libc::raise(libc::SIGKILL) };
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }
 }
 
@@ -120,41 +121,15 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         .unwrap_or_default();
     let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
     super::device_rules::add_default_rules(&mut resources.devices, devices);
-    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
-    let cg_path = cgroup_path_for(cgroups_path, opts.id)?;
-    let systemd = super::systemd_cgroup::enabled();
-    let existed = if systemd {
-        false
-    } else {
-        check_cgroup_free(&cg_path, cgroups_path)?
-    };
-    undo.cgroup_existed = existed;
-    // Recorded before the cgroup exists (when its path is known without making it), so a
-    // create killed at any point leaves `rt delete --force` a way to it.
+    let placement = placement_for(spec, opts.id, opts.cgroup_driver)?;
+    undo.cgroup_existed = check_cgroup_free(&placement)?;
+    // Recorded before the cgroup exists, so a create killed at any point leaves
+    // `rt delete --force` a way to it.
     let dir = undo.dir.as_ref().context("state directory")?;
-    let marker = match cgroups_path {
-        Some(p) if p.is_absolute() => Some(p.to_path_buf()),
-        None => Some(Path::new("/rt").join(opts.id)),
-        Some(p) if p.as_os_str().is_empty() => Some(Path::new("/rt").join(opts.id)),
-        Some(_) => None,
-    };
-    if let Some(marker) = &marker {
-        dir.save_cgroup_marker(marker)?;
-    }
+    dir.save_cgroup_marker(&placement)?;
     // Rootless: None when the user cannot have a cgroup (see container/rootless.rs).
-    let cgroup = if systemd {
-        Some(super::systemd_cgroup::new_cgroup(
-            cgroups_path,
-            opts.id,
-            &resources,
-        )?)
-    } else {
-        super::rootless::new_cgroup(cg_path, cgroups_path, opts.id, &mut resources)?
-    };
+    let cgroup = super::rootless::new_cgroup(&placement, opts.id, &mut resources)?;
     if let Some(cgroup) = &cgroup {
-        if marker.as_deref() != Some(cgroup.path()) {
-            dir.save_cgroup_marker(cgroup.path())?;
-        }
         logging::debug(&format!("cgroup {} created", cgroup.path().display()));
     }
     let cgroups_sources = CgroupSources {
@@ -195,7 +170,8 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         console_socket: opts.console_socket,
         bundle: &bundle.dir,
         seccomp: seccomp.as_ref(),
-        self_attach: cgroup.filter(|_| !in_userns),
+        cgroup,
+        self_attach: !in_userns,
         apparmor: crate::init::lsm::apparmor_enabled(),
         seccomp_agent: agent.as_ref().map(|a| a.as_raw_fd()),
         runtime_hooks: [hooks::Kind::Prestart, hooks::Kind::CreateRuntime]
@@ -224,30 +200,18 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
         .insert(init::spawn(&cfg).with_context(config_path)?);
     give_exec_fifo(dir, spec, child.pid).with_context(config_path)?;
     if let Some(cgroup) = cgroup {
-        // The systemd driver's scope unit starts with the init in it (no-op otherwise).
+        if !child.placed {
+            cgroup
+                .add(Pid(child.pid))
+                .with_context(|| format!("place the init (pid {}) in its cgroup", child.pid))?;
+        }
+        // The init is in: a driver that needs a process (systemd's scope) starts now.
         cgroup
-            .start_unit(Pid(child.pid))
-            .context("start the container's systemd scope")?;
-    }
-    if let (true, Some(cgroup)) = (in_userns, cgroup) {
-        cgroup
-            .add(Pid(child.pid))
-            .with_context(|| format!("place the init (pid {}) in its cgroup", child.pid))?;
+            .started(Pid(child.pid))
+            .with_context(|| format!("cgroup {}", cgroup.path().display()))?;
     }
     // The state hooks get, as the seccomp agent does.
-    let creating = hooks::HookState {
-        oci_version: super::OCI_VERSION,
-        id: opts.id,
-        status: "creating",
-        pid: child.pid,
-        bundle: &bundle.dir,
-        annotations: spec
-            .annotations()
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect(),
-    };
+    let creating = hooks::HookState::of(spec, opts.id, "creating", child.pid, &bundle.dir);
     let agent_state = match &agent {
         Some(_) => {
             let metadata = linux
@@ -299,7 +263,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
             .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
         owner: String::new(),
-        cgroup_path: cgroup.map(|c| c.path().to_path_buf()).unwrap_or_default(),
+        placement,
         shared_pid_ns: !bundle
             .namespaces()
             .iter()
@@ -356,32 +320,28 @@ pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
     written.with_context(what)
 }
 
-/// A cgroupsPath that is a hierarchy's root, or a cgroup that already holds processes
-/// (another container's, or rt's own for a relative path of "."), is refused: a failed
-/// create would kill them, and a container would share them. Returns whether the cgroup
-/// exists already (an empty one an engine made is used, and left as it was on failure).
-fn check_cgroup_free(path: &CgroupPath, given: Option<&Path>) -> anyhow::Result<bool> {
-    let shown = || {
-        given
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "(default)".into())
-    };
-    if path.is_root() {
-        bail!(
-            "linux.cgroupsPath {:?}: the root of a cgroup hierarchy cannot be a container's cgroup",
-            shown()
-        );
-    }
-    let Ok(existing) = Cgroup::load(path.clone()) else {
+/// A cgroupfs cgroup that already holds processes (another container's) is refused: a
+/// failed create would kill them, and a container would share them (a hierarchy's root
+/// is refused by [`Placement::resolve`]). Returns whether the cgroup exists already (an
+/// empty one an engine made is used, and left as it was on failure). A systemd scope is
+/// new by construction.
+fn check_cgroup_free(placement: &Placement) -> anyhow::Result<bool> {
+    let Placement::Cgroupfs(path) = placement else {
         return Ok(false);
     };
-    let procs = existing.processes(Recursive::Yes).unwrap_or_default();
+    let existing = match Cgroup::load(path.clone()) {
+        Ok(cg) => cg,
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => return Err(e).context("linux.cgroupsPath"),
+    };
+    let procs = existing
+        .processes(Recursive::Yes)
+        .with_context(|| format!("list the processes of cgroup {}", existing.path().display()))?;
     if !procs.is_empty() {
         let pids: Vec<String> = procs.iter().take(5).map(|p| p.to_string()).collect();
         bail!(
-            "linux.cgroupsPath {:?}: cgroup {} already holds processes ({}): another \
+            "linux.cgroupsPath: cgroup {} already holds processes ({}): another \
              container's cgroup cannot be reused",
-            shown(),
             existing.path().display(),
             pids.join(" ")
         );

@@ -5,7 +5,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use cgroups::{Cgroup, CgroupPath, Recursive};
+use cgroups::Recursive;
 
 use super::{Container, Status};
 use crate::logging;
@@ -25,19 +25,23 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
         Ok(state) => state,
         Err(e) if force => {
             // No usable state (rt create was killed before writing it, or it is corrupt):
-            // the cgroup path rt create recorded first (or the default one) leads to every
-            // process of the container; kill them and remove the cgroup.
+            // the placement rt create recorded before making the cgroup leads to every
+            // process of the container; kill them and remove the cgroup. No placement: it
+            // was killed before it made one.
             if !matches!(e, StoreError::Incomplete(_)) {
                 logging::warn(&format!("{e}; removing what can be found"));
             }
-            let path = dir
-                .cgroup_marker()
-                .unwrap_or_else(|| format!("/rt/{id}").into());
-            if let Ok(cg) = Cgroup::load(CgroupPath::static_path(&path)) {
+            let cgroup = match dir.cgroup_marker()? {
+                Some(placement) => super::load_cgroup(&placement)
+                    .with_context(|| format!("container {id}: its cgroup"))?,
+                None => None,
+            };
+            if let Some(cg) = cgroup {
+                let path = cg.path().display().to_string();
                 cg.kill()
-                    .with_context(|| format!("kill the processes of cgroup {}", path.display()))?;
+                    .with_context(|| format!("kill the processes of cgroup {path}"))?;
                 cg.delete()
-                    .with_context(|| format!("remove cgroup {}", path.display()))?;
+                    .with_context(|| format!("remove cgroup {path}"))?;
             }
             dir.remove()?;
             return Ok(());
@@ -56,14 +60,17 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
         kill_everything(&container)?;
     } else if container.state.shared_pid_ns {
         // Without a private pid namespace the init's death does not end its children.
-        if let Some(cg) = container.cgroup() {
-            if !cg.processes(Recursive::Yes).unwrap_or_default().is_empty() {
+        if let Some(cg) = container.cgroup()? {
+            let left = cg
+                .processes(Recursive::Yes)
+                .context("list the container's remaining processes")?;
+            if !left.is_empty() {
                 cg.kill()
                     .context("kill the container's remaining processes")?;
             }
         }
     }
-    if let Some(cg) = container.cgroup() {
+    if let Some(cg) = container.cgroup()? {
         cg.delete()
             .with_context(|| format!("remove cgroup {}", cg.path().display()))?;
     }
@@ -84,13 +91,16 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
 
 /// SIGKILL to every process of the container (thawing it if paused), then wait for the init.
 fn kill_everything(container: &Container) -> anyhow::Result<()> {
-    if let Some(cg) = container.cgroup() {
+    if let Some(cg) = container.cgroup()? {
         cg.kill().context("kill the container's processes")?;
     }
-    // The init may not be in the cgroup any more (moved out by hand): signal it directly.
+    // The init may not be in the cgroup any more (moved out by hand): signal it directly
+    // (gone meanwhile is fine).
     if container.init_alive() {
-        // SAFETY: kill(2) of the verified init pid.
-        unsafe { libc::kill(container.state.pid, libc::SIGKILL) };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(container.state.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
     let deadline = Instant::now() + KILL_WAIT;
     while container.init_alive() {

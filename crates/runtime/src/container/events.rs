@@ -2,7 +2,7 @@
 //! `events` loop (stats every interval, OOM kills the moment the kernel reports them, until
 //! the container stops). One poll(2) over the OOM watcher and a pidfd of the init: no threads.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -31,14 +31,13 @@ pub fn processes(container: &Container) -> anyhow::Result<Vec<i32>> {
 /// A container without a cgroup (rootless) that has its own pid namespace: the processes
 /// of that namespace. None when the container has a cgroup.
 pub(super) fn pid_ns_processes(container: &Container) -> anyhow::Result<Option<Vec<i32>>> {
-    if !container.state.cgroup_path.as_os_str().is_empty() {
+    let Some(why) = container.state.placement.no_cgroup_reason() else {
         return Ok(None);
-    }
+    };
     if container.state.shared_pid_ns {
         bail!(
-            "container {}: {}, and no pid namespace of its own to list its processes",
+            "container {}: {why}, and no pid namespace of its own to list its processes",
             container.id(),
-            super::no_cgroup_reason()
         );
     }
     if !container.init_alive() {
@@ -70,9 +69,12 @@ pub fn oom_kills(cg: &Cgroup) -> Option<u64> {
 /// Whether a stopped container was OOM-killed: its cgroup (kept until `delete`) recorded at
 /// least one OOM kill. Running containers report `false`.
 pub fn oom_killed(container: &Container, status: Status) -> bool {
+    // A cgroup that cannot be read tells of no OOM kill (`rt state` still answers).
     status == Status::Stopped
         && container
             .cgroup()
+            .ok()
+            .flatten()
             .and_then(|cg| oom_kills(&cg))
             .is_some_and(|n| n > 0)
 }
@@ -169,8 +171,8 @@ pub fn watch(
             timeout = timeout.min(ALIVE_CHECK);
         }
         let (oom_ready, exited) = poll2(
-            oom.as_ref().map(|w| w.as_raw_fd()),
-            pidfd.as_ref().map(|f| f.as_raw_fd()),
+            oom.as_ref().map(|w| w.as_fd()),
+            pidfd.as_ref().map(|f| f.as_fd()),
             timeout,
         )?;
         let exited = exited || (pidfd.is_none() && !proc::is_alive(pid, start));
@@ -198,21 +200,33 @@ fn cg_exists(cg: &Cgroup) -> bool {
 }
 
 /// poll(2) on up to two fds for POLLIN; returns which were ready.
-fn poll2(a: Option<RawFd>, b: Option<RawFd>, timeout: Duration) -> anyhow::Result<(bool, bool)> {
-    let mut fds = [a, b].map(|fd| libc::pollfd {
-        fd: fd.unwrap_or(-1),
-        events: libc::POLLIN,
-        revents: 0,
-    });
+fn poll2(
+    a: Option<BorrowedFd>,
+    b: Option<BorrowedFd>,
+    timeout: Duration,
+) -> anyhow::Result<(bool, bool)> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let given: Vec<(usize, BorrowedFd)> = [a, b]
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, fd)| fd.map(|fd| (i, fd)))
+        .collect();
+    let mut fds: Vec<PollFd> = given
+        .iter()
+        .map(|(_, fd)| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
     let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
-    // SAFETY: fds is a valid array of pollfd; negative fds are ignored by the kernel.
-    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-    if rc < 0 {
-        let err = std::io::Error::last_os_error();
-        if err.kind() == std::io::ErrorKind::Interrupted {
-            return Ok((false, false));
-        }
-        return Err(err).context("poll the container's events");
+    match poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    ) {
+        Ok(_) => {}
+        Err(nix::errno::Errno::EINTR) => return Ok((false, false)),
+        Err(e) => return Err(e).context("poll the container's events"),
     }
-    Ok((fds[0].revents != 0, fds[1].revents != 0))
+    let mut ready = [false, false];
+    for ((i, _), fd) in given.iter().zip(&fds) {
+        ready[*i] = fd.revents().is_some_and(|r| !r.is_empty());
+    }
+    Ok((ready[0], ready[1]))
 }

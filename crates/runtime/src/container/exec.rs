@@ -11,7 +11,7 @@ use oci_spec::runtime::{Process, Spec};
 
 use super::wait::{block_signals, wait_for, wait_with_console};
 use super::{write_pid_file, Container, Status};
-use crate::init::exec::{spawn, ExecConfig};
+use crate::init::exec_process::{spawn, ExecConfig};
 use crate::state::Store;
 
 pub struct ExecOptions<'a> {
@@ -76,8 +76,8 @@ pub fn exec(
     } else {
         Some(block_signals())
     };
-    // A rootless container may have no cgroup (cgroup_path empty): the process stays in rt's.
-    let cgroup_files = if container.state.cgroup_path.as_os_str().is_empty() {
+    // A rootless container may have no cgroup: the process stays in rt's.
+    let cgroup_files = if container.has_no_cgroup() {
         if !opts.sub_cgroups.is_empty() {
             bail!("--cgroup: container {id} has no cgroup");
         }

@@ -15,7 +15,6 @@ mod proc;
 mod restore;
 mod rootless;
 mod start;
-pub mod systemd_cgroup;
 mod update;
 mod wait;
 
@@ -24,7 +23,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use cgroups::{Cgroup, CgroupPath, FreezerState};
+use cgroups::{Cgroup, FreezerState, Placement};
 use serde::Serialize;
 
 use crate::logging;
@@ -33,7 +32,9 @@ use crate::state::{ContainerDir, State, Store};
 pub use checkpoint::{checkpoint, CheckpointOptions};
 pub use create::{create, socket_activation_fds, write_pid_file, CreateOptions, CRASH_AT_ENV};
 pub use delete::delete;
-pub use events::{cgroup_stats, oom_killed, oom_kills, processes, stats, watch, Event};
+#[cfg(feature = "monitor")]
+pub use events::{cgroup_stats, oom_kills};
+pub use events::{oom_killed, processes, stats, watch, Event};
 pub use exec::{exec, ExecOptions};
 pub use kill::kill;
 pub use pause::{pause, resume};
@@ -43,8 +44,7 @@ pub use start::start;
 pub use update::update;
 pub use wait::run_foreground;
 
-/// The OCI runtime-spec version rt implements.
-pub const OCI_VERSION: &str = "1.2.0";
+pub use crate::bundle::OCI_VERSION;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -108,25 +108,26 @@ impl Container {
         proc::is_alive(self.state.pid, self.state.pid_start)
     }
 
-    /// The container's cgroup; None when it is gone or the container never had one
-    /// (rootless without a delegated cgroup: an empty `cgroup_path`).
-    pub fn cgroup(&self) -> Option<Cgroup> {
-        if self.state.cgroup_path.as_os_str().is_empty() {
-            return None;
-        }
-        if let Some(s) = systemd_cgroup::of_path(&self.state.cgroup_path) {
-            return Cgroup::load_systemd(&s.slice, &s.unit).ok();
-        }
-        Cgroup::load(CgroupPath::static_path(&self.state.cgroup_path)).ok()
+    /// The container's cgroup, where `rt create` placed it and with the driver it chose;
+    /// None when the container never had one (rootless without a delegated cgroup) or it is
+    /// gone (a stopped container's systemd scope goes with its last process).
+    pub fn cgroup(&self) -> anyhow::Result<Option<Cgroup>> {
+        load_cgroup(&self.state.placement)
+            .with_context(|| format!("container {}: its cgroup", self.id()))
     }
 
     /// The container's cgroup, for the commands that cannot do without one.
     pub fn require_cgroup(&self) -> anyhow::Result<Cgroup> {
-        if self.state.cgroup_path.as_os_str().is_empty() {
-            anyhow::bail!("container {}: {}", self.id(), no_cgroup_reason());
+        if let Some(why) = self.state.placement.no_cgroup_reason() {
+            anyhow::bail!("container {}: {why}", self.id());
         }
-        self.cgroup()
+        self.cgroup()?
             .ok_or_else(|| anyhow::anyhow!("container {}: its cgroup is gone", self.id()))
+    }
+
+    /// Whether the container was made without a cgroup (see [`Placement::None`]).
+    pub fn has_no_cgroup(&self) -> bool {
+        self.state.placement.no_cgroup_reason().is_some()
     }
 
     pub fn status(&self) -> Status {
@@ -136,7 +137,8 @@ impl Container {
         if self.dir.fifo_path().exists() {
             return Status::Created;
         }
-        if let Some(cg) = self.cgroup() {
+        // A cgroup that cannot be read shows no freezer state: running.
+        if let Ok(Some(cg)) = self.cgroup() {
             if matches!(
                 cg.state(),
                 Ok(FreezerState::Frozen) | Ok(FreezerState::Freezing)
@@ -250,30 +252,41 @@ pub fn rootless() -> bool {
     !nix::unistd::geteuid().is_root()
 }
 
-/// Why a container has no cgroup (it was created rootless without a writable cgroup).
-pub fn no_cgroup_reason() -> &'static str {
-    if cgroups::mode() == cgroups::Mode::Unified {
-        "no cgroup: rootless container without a delegated cgroup"
-    } else {
-        "no cgroup: rootless container on cgroup v1"
+/// The cgroup of a recorded placement; None without one or when it is gone.
+pub fn load_cgroup(placement: &Placement) -> cgroups::Result<Option<Cgroup>> {
+    match placement.load() {
+        Err(e) if e.is_not_found() => Ok(None),
+        other => other,
     }
 }
 
-/// Where a container's cgroup goes: `linux.cgroupsPath` when absolute; relative paths land
-/// under rt's own cgroup (as runc); none means `/rt/<id>`.
-pub fn cgroup_path_for(cgroups_path: Option<&Path>, id: &str) -> anyhow::Result<CgroupPath> {
-    Ok(match cgroups_path {
-        None => CgroupPath::static_path(PathBuf::from("/rt").join(id)),
-        Some(p) if p.as_os_str().is_empty() => {
-            CgroupPath::static_path(PathBuf::from("/rt").join(id))
-        }
-        Some(p) if p.is_absolute() => CgroupPath::static_path(p),
-        Some(p) => {
-            let rel = p
-                .to_str()
-                .ok_or_else(|| anyhow::anyhow!("linux.cgroupsPath {p:?}: not valid UTF-8"))?;
-            CgroupPath::nested(cgroups::Pid(std::process::id() as i32), rel)?
-        }
+/// Where a new container's cgroup goes (`linux.cgroupsPath` of `spec`, the driver the
+/// command line chose, whether rt runs unprivileged): [`Placement::resolve`], its errors
+/// naming the field.
+pub fn placement_for(
+    spec: &oci_spec::runtime::Spec,
+    id: &str,
+    driver: cgroups::Driver,
+) -> anyhow::Result<Placement> {
+    let given = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_deref());
+    let text = given
+        .map(|p| {
+            p.to_str()
+                .ok_or_else(|| anyhow::anyhow!("linux.cgroupsPath {p:?}: not valid UTF-8"))
+        })
+        .transpose()?;
+    Placement::resolve(&cgroups::Request {
+        cgroups_path: text,
+        id,
+        driver,
+        rootless: rootless(),
+    })
+    .with_context(|| match text {
+        Some(t) if !t.is_empty() => format!("linux.cgroupsPath {t:?}"),
+        _ => "linux.cgroupsPath (default)".to_string(),
     })
 }
 

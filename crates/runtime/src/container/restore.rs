@@ -10,13 +10,13 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use cgroups::{Cgroup, Pid, Resources};
+use cgroups::{Cgroup, Pid, Placement, Resources};
 use nix::mount::{mount, MsFlags};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::checkpoint::{config_file, open_dir};
-use super::{cgroup_path_for, criu_spec, proc, wait};
+use super::{criu_spec, placement_for, proc, wait};
 use crate::bundle::Bundle;
 use crate::criu::rpc::{CgMode, Opts, Req, ReqType};
 use crate::criu::{self, Criu};
@@ -49,6 +49,8 @@ pub struct RestoreOptions<'a> {
     pub shell_job: bool,
     pub file_locks: bool,
     pub manage_cgroups_mode: Option<CgMode>,
+    /// The cgroup driver (`--systemd-cgroup`).
+    pub cgroup_driver: cgroups::Driver,
 }
 
 /// What a failed restore must undo, in reverse order.
@@ -155,8 +157,7 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
         None
     } else {
         if !opts.no_subreaper {
-            // SAFETY: prctl on our own process.
-            unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+            nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
         }
         Some(wait::block_signals())
     };
@@ -176,7 +177,8 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
         bail!("--console-socket given but process.terminal is not set");
     }
     let dir = undo.dir.as_ref().context("state directory")?;
-    let cgroup = new_cgroup(&bundle, opts.id, dir)?;
+    let placement = placement_for(spec, opts.id, opts.cgroup_driver)?;
+    let cgroup = new_cgroup(&bundle, &placement, opts.id, dir)?;
     let cgroup = &*undo.cgroup.insert(cgroup);
     criu_spec::make_mountpoints(&bundle)?;
 
@@ -243,11 +245,12 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
     // restored tasks there: the images' cgroup root becomes this one.
     let criu_pid = Pid(session.pid());
     cgroup
-        .start_unit(criu_pid)
-        .context("start the container's systemd scope")?;
-    cgroup
         .add(criu_pid)
         .with_context(|| format!("place criu in cgroup {}", cgroup.path().display()))?;
+    // A driver that needs a process (systemd's scope) starts now.
+    cgroup
+        .started(criu_pid)
+        .with_context(|| format!("cgroup {}", cgroup.path().display()))?;
     o.cg_root = vec![(None, cgroup.path().to_string_lossy().into_owned())];
 
     let mut notified_pid = None;
@@ -255,17 +258,8 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
         match n.script.as_str() {
             // The namespaces exist, nothing runs yet: the runtime-namespace hooks (as runc).
             "setup-namespaces" => {
-                let state = hooks::HookState {
-                    oci_version: super::OCI_VERSION,
-                    id: opts.id,
-                    status: "creating",
-                    pid: n.pid.unwrap_or(0),
-                    bundle: &bundle.dir,
-                    annotations: annotations
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect(),
-                };
+                let pid = n.pid.unwrap_or(0);
+                let state = hooks::HookState::of(spec, opts.id, "creating", pid, &bundle.dir);
                 let h = spec.hooks().as_ref();
                 hooks::run(h, hooks::Kind::Prestart, &state, Some(&bundle.dir))?;
                 hooks::run(h, hooks::Kind::CreateRuntime, &state, Some(&bundle.dir))
@@ -323,7 +317,7 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
         created: crate::time::now_rfc3339(),
         annotations: annotations.into_iter().collect(),
         owner: String::new(),
-        cgroup_path: cgroup.path().to_path_buf(),
+        placement,
         shared_pid_ns: !bundle
             .namespaces()
             .iter()
@@ -355,7 +349,12 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
 }
 
 /// The container's cgroup with the bundle's limits, as `rt create` makes it.
-fn new_cgroup(bundle: &Bundle, id: &str, dir: &ContainerDir) -> anyhow::Result<Cgroup> {
+fn new_cgroup(
+    bundle: &Bundle,
+    placement: &Placement,
+    id: &str,
+    dir: &ContainerDir,
+) -> anyhow::Result<Cgroup> {
     let linux = bundle.spec.linux().as_ref();
     let mut resources = linux
         .and_then(|l| l.resources().as_ref())
@@ -363,18 +362,9 @@ fn new_cgroup(bundle: &Bundle, id: &str, dir: &ContainerDir) -> anyhow::Result<C
         .unwrap_or_default();
     let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
     super::device_rules::add_default_rules(&mut resources.devices, devices);
-    let cgroups_path = linux.and_then(|l| l.cgroups_path().as_deref());
-    let cgroup = if super::systemd_cgroup::enabled() {
-        super::systemd_cgroup::new_cgroup(cgroups_path, id, &resources)?
-    } else {
-        let path = cgroup_path_for(cgroups_path, id)?;
-        super::rootless::new_cgroup(path, cgroups_path, id, &mut resources)?
-            .context("a restored container needs a cgroup")?
-    };
-    if let Err(e) = dir.save_cgroup_marker(cgroup.path()) {
-        let _ = cgroup.delete();
-        return Err(e.into());
-    }
+    dir.save_cgroup_marker(placement)?;
+    let cgroup = super::rootless::new_cgroup(placement, id, &mut resources)?
+        .context("a restored container needs a cgroup")?;
     logging::debug(&format!("cgroup {} created", cgroup.path().display()));
     Ok(cgroup)
 }

@@ -5,7 +5,7 @@
 
 use std::fs::{self, File};
 use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 
 use anyhow::{bail, Context};
@@ -14,7 +14,7 @@ use super::{Container, Status};
 use crate::init::child;
 
 /// How long one poll waits before checking that the init is still alive.
-const POLL_MS: i32 = 100;
+const POLL_MS: u16 = 100;
 
 pub fn start(container: &Container) -> anyhow::Result<()> {
     let status = container.status();
@@ -39,20 +39,13 @@ pub fn start(container: &Container) -> anyhow::Result<()> {
         .with_context(|| format!("open {}", fifo_path.display()))?;
     let mut message = Vec::new();
     loop {
-        let mut pfd = libc::pollfd {
-            fd: fifo.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut pfd = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        let n = match poll(&mut pfd, PollTimeout::from(POLL_MS)) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("poll the exec fifo"),
         };
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, POLL_MS) };
-        if n < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err).context("poll the exec fifo");
-        }
         if n > 0 {
             // Data, or the init's end closed (POLLHUP): read to the end.
             let mut buf = [0u8; 4096];

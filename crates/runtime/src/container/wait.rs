@@ -1,7 +1,7 @@
 //! `run`: create + start, then (unless detached) wait for the init as a child subreaper,
 //! forwarding signals to it, and delete the container when it exits.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use anyhow::Context;
@@ -62,8 +62,7 @@ pub fn run_foreground(
         }
         return Ok(0);
     }
-    // SAFETY: prctl on our own process.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
     let set = block_signals();
     let container = create(store, opts)?;
     let pid = container.state.pid;
@@ -130,28 +129,12 @@ pub fn wait_with_console(pid: i32, set: &libc::sigset_t, master: &OwnedFd) -> i3
             while master_open && poll_in(m, 0) && pump(m, 1) {}
             return code;
         }
-        let mut fds = [
-            libc::pollfd {
-                fd: sfd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: if master_open { m } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: if stdin_open { 0 } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: poll over local pollfds.
-        if unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) } < 0 {
-            continue;
-        }
-        if fds[0].revents != 0 {
+        let ready =
+            match poll_in_each([Some(sfd), master_open.then_some(m), stdin_open.then_some(0)]) {
+                Some(ready) => ready,
+                None => continue,
+            };
+        if ready[0] {
             // SAFETY: reading whole signalfd_siginfo records.
             let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
             let size = std::mem::size_of::<libc::signalfd_siginfo>();
@@ -168,24 +151,42 @@ pub fn wait_with_console(pid: i32, set: &libc::sigset_t, master: &OwnedFd) -> i3
                 }
             }
         }
-        if fds[1].revents != 0 && !pump(m, 1) {
+        if ready[1] && !pump(m, 1) {
             master_open = false;
         }
-        if fds[2].revents != 0 && !pump(0, m) {
+        if ready[2] && !pump(0, m) {
             stdin_open = false;
         }
     }
 }
 
 /// Whether `fd` is readable within `timeout_ms`.
-fn poll_in(fd: i32, timeout_ms: i32) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll over one local pollfd.
-    unsafe { libc::poll(&mut pfd, 1, timeout_ms) > 0 }
+fn poll_in(fd: RawFd, timeout_ms: u16) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags};
+    // SAFETY: `fd` stays open for the call (the pty master rt holds).
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    poll(&mut [PollFd::new(fd, PollFlags::POLLIN)], timeout_ms).is_ok_and(|n| n > 0)
+}
+
+/// Which of `fds` (None: not polled) are readable, waiting for one; None when interrupted.
+fn poll_in_each(fds: [Option<RawFd>; 3]) -> Option<[bool; 3]> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    // SAFETY: the fds stay open for the call (rt's signalfd, pty master and stdin).
+    let given: Vec<(usize, BorrowedFd)> = fds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, fd)| fd.map(|fd| (i, unsafe { BorrowedFd::borrow_raw(fd) })))
+        .collect();
+    let mut pfds: Vec<PollFd> = given
+        .iter()
+        .map(|(_, fd)| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    poll(&mut pfds, PollTimeout::NONE).ok()?;
+    let mut ready = [false; 3];
+    for ((i, _), p) in given.iter().zip(&pfds) {
+        ready[*i] = p.revents().is_some_and(|r| !r.is_empty());
+    }
+    Some(ready)
 }
 
 /// Reaps every exited child; returns the init's exit status once it has exited.

@@ -1,4 +1,5 @@
-//! What runs in the container's init process, from the fork to the exec.
+//! What runs in the container's init process, from the fork to the exec (this file), and in
+//! an `rt exec` process (exec_process.rs); child.rs holds what both share.
 //!
 //! `spawn` clones the init with its new namespaces in one step (no threads; rt itself runs
 //! from a sealed copy of its binary, see sealed.rs). The child closes what it inherited,
@@ -15,7 +16,7 @@ pub mod caps;
 pub mod cgroupfs;
 pub mod child;
 mod devices;
-pub mod exec;
+pub mod exec_process;
 pub mod fds;
 pub mod idmap;
 pub mod lsm;
@@ -66,9 +67,12 @@ pub struct InitConfig<'a> {
     /// Whether the parent runs prestart/createRuntime hooks: the init then stops after its
     /// mounts and waits for them.
     pub runtime_hooks: bool,
-    /// The init moves itself into this cgroup first thing (None: the parent placed it,
-    /// as it must for a user namespace, whose root cannot write the host's cgroupfs).
-    pub self_attach: Option<&'a cgroups::Cgroup>,
+    /// The container's cgroup. On v2 the init is born in it (clone3's CLONE_INTO_CGROUP)
+    /// where the kernel has that; else it moves itself in first thing when `self_attach`,
+    /// or the parent places it ([`Init::placed`] false), as it must for a new user
+    /// namespace, whose root cannot write the host's cgroupfs.
+    pub cgroup: Option<&'a cgroups::Cgroup>,
+    pub self_attach: bool,
     /// Whether the host enforces AppArmor, judged by `rt create` from the host's /sys
     /// (the container's fresh /sys after pivot_root would not tell).
     pub apparmor: bool,
@@ -91,6 +95,9 @@ struct GoData {
 /// The parent's handle on a spawned init.
 pub struct Init {
     pub pid: i32,
+    /// The init is in its cgroup, or will be before it does anything (born there, or
+    /// moving itself in); false: the parent must place it.
+    pub placed: bool,
     sock: SyncSocket,
     /// The process that forked the init, when one was needed (see [`Intermediate`]).
     intermediate: Option<Intermediate>,
@@ -271,10 +278,40 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
     keep.extend(cfg.console_socket);
     keep.extend(cfg.seccomp_agent);
     let rootless = crate::container::rootless();
-    let fork_init = || -> anyhow::Result<i32> {
-        let pid = child::clone_process(clone_flags)
-            .with_context(|| format!("clone the container init ({clone_flags:?})"))?;
+    // An fd of the v2 cgroup directory the init is to be born in.
+    let cgroup_dir = match cfg.cgroup.and_then(|cg| cg.unified_dir()) {
+        Some(dir) => Some(
+            File::options()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(dir)
+                .with_context(|| format!("open the cgroup directory {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    // (pid, born in its cgroup)
+    let fork_init = || -> anyhow::Result<(i32, bool)> {
+        let born = cgroup_dir.as_ref().and_then(|d| {
+            match child::clone_into_cgroup(clone_flags, d.as_raw_fd()) {
+                Ok(pid) => Some(pid),
+                Err(e) => {
+                    crate::logging::debug(&format!(
+                        "clone3 into the cgroup: {e}; forking and placing the init after"
+                    ));
+                    None
+                }
+            }
+        });
+        let (pid, in_cgroup) = match born {
+            Some(pid) => (pid, true),
+            None => (
+                child::clone_process(clone_flags)
+                    .with_context(|| format!("clone the container init ({clone_flags:?})"))?,
+                false,
+            ),
+        };
         if pid == 0 {
+            let self_attach = cfg.cgroup.filter(|_| cfg.self_attach && !in_cgroup);
             let keep = child::Keep {
                 preserved: cfg.preserve_fds,
                 fds: &keep,
@@ -285,12 +322,12 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
                 &child_sock,
                 &keep,
                 rootless,
-                |go| setup_and_exec(cfg, &child_sock, &joined, new_cgroup_ns, go),
+                |go| setup_and_exec(cfg, self_attach, &child_sock, &joined, new_cgroup_ns, go),
             );
         }
-        Ok(pid)
+        Ok((pid, in_cgroup))
     };
-    let (pid, intermediate) = if unshare_time || !before_fork.is_empty() {
+    let ((pid, in_cgroup), intermediate) = if unshare_time || !before_fork.is_empty() {
         let mid = Intermediate::spawn(|| {
             for ns in &before_fork {
                 ns.join()?;
@@ -300,13 +337,15 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
             }
             fork_init()
         })?;
-        (mid.init_pid, Some(mid))
+        ((mid.init_pid, mid.in_cgroup), Some(mid))
     } else {
         (fork_init()?, None)
     };
     drop(child_sock);
+    drop(cgroup_dir);
     let init = Init {
         pid,
+        placed: cfg.cgroup.is_none() || in_cgroup || cfg.self_attach,
         sock: parent_sock,
         intermediate,
     };
@@ -332,12 +371,14 @@ pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
 pub struct Intermediate {
     pid: i32,
     init_pid: i32,
+    /// The init was born in its cgroup.
+    in_cgroup: bool,
     /// Closing it lets the intermediate exit.
     hold: OwnedFd,
 }
 
 impl Intermediate {
-    fn spawn(body: impl FnOnce() -> anyhow::Result<i32>) -> anyhow::Result<Intermediate> {
+    fn spawn(body: impl FnOnce() -> anyhow::Result<(i32, bool)>) -> anyhow::Result<Intermediate> {
         let (report_r, report_w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
         let (hold_r, hold_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
@@ -347,7 +388,7 @@ impl Intermediate {
             drop(hold_w);
             child::set_parent_death_signal(libc::SIGKILL);
             let msg = match body() {
-                Ok(init) => format!("P{init}"),
+                Ok((init, in_cgroup)) => format!("P{init} {}", u8::from(in_cgroup)),
                 Err(e) => format!("E{e:#}"),
             };
             let _ = nix::unistd::write(&report_w, msg.as_bytes());
@@ -365,13 +406,14 @@ impl Intermediate {
         let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
         let reap = || crate::container::kill_and_reap(pid);
         match msg.split_at_checked(1) {
-            Some(("P", init)) => match init.parse() {
-                Ok(init_pid) => Ok(Intermediate {
+            Some(("P", init)) => match init.split_once(' ').map(|(p, c)| (p.parse(), c)) {
+                Some((Ok(init_pid), c)) => Ok(Intermediate {
                     pid,
                     init_pid,
+                    in_cgroup: c == "1",
                     hold: hold_w,
                 }),
-                Err(_) => {
+                _ => {
                     reap();
                     bail!("the intermediate process reported {msg:?}")
                 }
@@ -516,6 +558,7 @@ fn crash_test_hook() {
 
 fn setup_and_exec(
     cfg: &InitConfig,
+    self_attach: Option<&cgroups::Cgroup>,
     sock: &SyncSocket,
     joined: &[JoinedNamespace],
     new_cgroup_ns: bool,
@@ -535,7 +578,7 @@ fn setup_and_exec(
         .collect();
     // Made now, while the init may still make mounts: reused after it drops its privileges.
     procfs::prepare()?;
-    if let Some(cgroup) = cfg.self_attach {
+    if let Some(cgroup) = self_attach {
         cgroup
             .add_self()
             .with_context(|| format!("place the init in its cgroup {}", cgroup.path().display()))?;
@@ -730,20 +773,8 @@ pub(crate) fn finish_process(
 
 /// The state createContainer/startContainer hooks get (pid as seen in the container).
 fn hook_state<'a>(cfg: &'a InitConfig, status: &'a str) -> crate::hooks::HookState<'a> {
-    crate::hooks::HookState {
-        oci_version: crate::container::OCI_VERSION,
-        id: cfg.id,
-        status,
-        pid: std::process::id() as i32,
-        bundle: cfg.bundle,
-        annotations: cfg
-            .spec
-            .annotations()
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect(),
-    }
+    let pid = std::process::id() as i32;
+    crate::hooks::HookState::of(cfg.spec, cfg.id, status, pid, cfg.bundle)
 }
 
 /// Opens a pty in the container, sends its master over `socket` and makes the slave the

@@ -1,4 +1,5 @@
-//! `rt exec`: a new process in a running container. It joins the init's namespaces (the pid
+//! The process `rt exec` forks into a running container (not the init: that is mod.rs; what
+//! both share is child.rs). It joins the init's namespaces (the pid
 //! namespace through the parent, before the fork), moves itself into the container's
 //! cgroup, then takes the process spec's rlimits, cwd (checked to be inside the container),
 //! LSM label, user, capabilities, no_new_privs and the container's seccomp filter, and
