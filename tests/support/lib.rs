@@ -97,7 +97,9 @@ impl Env {
         let name = format!("{test}-{n}");
         let tmp = std::env::temp_dir().join(run_id()).join(&name);
         let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp).expect("create test dir");
+        // Retried: a test ending meanwhile may remove the (then empty) run directory.
+        let made = (0..10).find_map(|_| fs::create_dir_all(&tmp).err().map_or(Some(()), |_| None));
+        made.expect("create test dir");
         Env {
             root: tmp.join("state"),
             cgroup_parent: format!("/{}-{name}", run_id()),
@@ -358,6 +360,11 @@ impl Drop for Env {
         }
         remove_cgroup_tree(&self.cgroup_parent);
         let _ = fs::remove_dir_all(&self.tmp);
+        // The run's directory goes with its last test (only when empty: another test may
+        // have made its own in it meanwhile; the next one makes it again).
+        if let Some(run) = self.tmp.parent() {
+            let _ = fs::remove_dir(run);
+        }
     }
 }
 
