@@ -538,3 +538,66 @@ fn relative_cgroups_path_is_removed_from_every_hierarchy() {
         );
     }
 }
+
+/// `rt list` of more containers than it reads on one thread (64): every one, in order,
+/// each with its own status, in the table, as JSON and with -q.
+#[test]
+fn list_shows_every_container_with_its_status() {
+    let env = Env::new("listmany");
+    let ids: Vec<String> = (0..70).map(|i| env.id(&format!("c{i:02}"))).collect();
+    std::thread::scope(|s| {
+        for part in ids.chunks(18) {
+            let env = &env;
+            s.spawn(move || {
+                for id in part {
+                    env.create(id, &env.config(id, &["sleep", "1000"]));
+                }
+            });
+        }
+    });
+    let (running, paused, stopped) = (&ids[3], &ids[40], &ids[66]);
+    for id in [running, paused] {
+        assert_ok(&env.rt(&["start", id]), "start");
+    }
+    assert_ok(&env.rt(&["pause", paused]), "pause");
+    assert_ok(&env.rt(&["kill", stopped, "KILL"]), "kill");
+    env.wait_status(stopped, "stopped");
+    let expect = |id: &String| match id {
+        i if i == running => "running",
+        i if i == paused => "paused",
+        i if i == stopped => "stopped",
+        _ => "created",
+    };
+    let mut sorted = ids.clone();
+    sorted.sort();
+
+    let list = env.rt(&["list", "--format", "json"]);
+    assert_ok(&list, "list --format json");
+    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), ids.len(), "{rows:?}");
+    for (row, id) in rows.iter().zip(&sorted) {
+        assert_eq!(row["id"], id.as_str());
+        assert_eq!(row["status"], expect(id), "{row}");
+        assert_eq!(row["pid"].as_i64() == Some(0), id == stopped, "{row}");
+    }
+    let table = stdout(&env.rt(&["list"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("ID "), "{table}");
+    assert_eq!(lines.len(), ids.len() + 1, "{table}");
+    for (line, id) in lines[1..].iter().zip(&sorted) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!((cols[0], cols[2]), (id.as_str(), expect(id)), "{line}");
+    }
+    let quiet = stdout(&env.rt(&["list", "-q"]));
+    assert_eq!(
+        quiet,
+        sorted.iter().map(|i| format!("{i}\n")).collect::<String>()
+    );
+
+    assert_ok(&env.rt(&["resume", paused]), "resume");
+    for id in &ids {
+        assert_ok(&env.rt(&["delete", "--force", id]), "delete");
+    }
+    assert_eq!(stdout(&env.rt(&["list", "-q"])), "");
+}

@@ -51,10 +51,24 @@ pub(crate) fn write_pid(path: &Path, pid: i32) -> Result<()> {
 
 /// Read a whole file.
 pub(crate) fn read(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|source| Error::Read {
+    read_whole(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// A whole cgroupfs file in as few system calls as it takes: open, reads into a page of
+/// spare capacity (growing, never zeroed) until one returns nothing, close: two reads for
+/// a small file. cgroupfs files report no size, so `fs::read_to_string` stats them and
+/// then probes with 32-byte reads, doubling: six reads and a statx for a 1 KiB file.
+/// (`Take` hides the File from std's size hint.)
+pub(crate) fn read_whole(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(4096);
+    fs::File::open(path)?
+        .take(u64::MAX)
+        .read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Read a file; `Ok(None)` if it does not exist.
@@ -255,5 +269,28 @@ pub(crate) fn poll(timeout: Duration, mut check: impl FnMut() -> Result<bool>) -
         }
         std::thread::sleep(sleep);
         sleep = (sleep * 2).min(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn read_whole_reads_past_seq_file_pages() {
+        // /proc/self/mountinfo and /proc/self/maps are seq_files: at most a page per read.
+        // Every line of a big one comes back, the last one whole.
+        let maps = read_whole(Path::new("/proc/self/maps")).unwrap();
+        assert!(maps.ends_with('\n'));
+        let dir = std::env::temp_dir().join(format!("cgroups-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(dir.join("f"), &text).unwrap();
+        assert_eq!(read_whole(&dir.join("f")).unwrap(), text);
+        assert_eq!(
+            read_whole(&dir.join("missing")).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

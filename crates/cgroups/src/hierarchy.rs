@@ -47,7 +47,7 @@ impl Hierarchy {
         static SYSTEM: OnceLock<std::result::Result<Hierarchy, String>> = OnceLock::new();
         SYSTEM
             .get_or_init(|| {
-                let text = std::fs::read_to_string("/proc/self/mountinfo")
+                let text = crate::fs::read_whole(std::path::Path::new("/proc/self/mountinfo"))
                     .map_err(|e| format!("read /proc/self/mountinfo: {e}"))?;
                 from_mountinfo(&text, crate::mode())
             })

@@ -79,7 +79,7 @@ impl CgroupPath {
     /// The cgroup(s) `pid` is in now, from /proc/PID/cgroup.
     pub fn of_pid(pid: Pid) -> Result<CgroupPath> {
         let file = format!("/proc/{}/cgroup", pid.0);
-        let text = std::fs::read_to_string(&file).map_err(|e| Error::PidCgroup {
+        let text = crate::fs::read_whole(Path::new(&file)).map_err(|e| Error::PidCgroup {
             pid: pid.0,
             reason: format!("read {file}: {e}"),
         })?;

@@ -156,6 +156,34 @@ impl Placement {
         }
     }
 
+    /// The freezer state of the placement's cgroup, read from its one file (no directory is
+    /// checked first, no D-Bus call made); `None` for [`Placement::None`], [`Error::NotFound`]
+    /// when the cgroup is gone.
+    pub fn freezer_state(&self) -> Result<Option<crate::FreezerState>> {
+        let path = match self {
+            Placement::Cgroupfs(path) => path.clone(),
+            Placement::Systemd { slice, unit } => {
+                CgroupPath::static_path(systemd::Unit::new(slice, unit)?.cgroup_path()?)
+            }
+            Placement::None(_) => return Ok(None),
+        };
+        path.validate()?;
+        // Only the freezer's file: no other hierarchy is looked at.
+        let state = match Hierarchy::system()? {
+            Hierarchy::V1 { mounts } => {
+                let m = mounts
+                    .get("freezer")
+                    .ok_or_else(|| Error::ControllerMissing {
+                        controller: "freezer".into(),
+                        needed_by: "freezer state".into(),
+                    })?;
+                crate::v1::freezer::state(&m.dir_for(path.for_controller("freezer")))
+            }
+            Hierarchy::V2 { mount } => crate::v2::freezer::state(&mount.dir_for(path.unified())),
+        };
+        state.map(Some)
+    }
+
     /// The cgroup path (a systemd unit's as systemd lays it out); `None` without a cgroup.
     pub fn path(&self) -> Option<PathBuf> {
         match self {

@@ -207,14 +207,18 @@ impl Store {
         }
     }
 
+    /// Where the exec fifo of container `id` is (see [`ContainerDir::fifo_path`]).
+    pub fn fifo_path(&self, id: &str) -> PathBuf {
+        self.root.join(id).join(EXEC_FIFO)
+    }
+
     /// The state of a container read without taking its lock (state.json is replaced
     /// atomically, so it is whole): for observers such as `rt monitor` that must never wait
     /// on a container being created or deleted.
-    #[cfg_attr(not(feature = "monitor"), allow(dead_code))]
     pub fn peek(&self, id: &str) -> Result<State> {
         validate_id(id)?;
         let path = self.root.join(id).join(STATE_FILE);
-        let data = match fs::read(&path) {
+        let data = match crate::readfile::read(&path) {
             Ok(data) => data,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(StoreError::NotFound(id.to_string()))

@@ -8,7 +8,7 @@ mod cpuacct;
 mod cpuset;
 mod devices;
 pub(crate) mod files;
-mod freezer;
+pub(crate) mod freezer;
 mod hugetlb;
 mod memory;
 mod net_cls;

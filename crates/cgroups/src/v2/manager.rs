@@ -145,16 +145,21 @@ impl Manager {
     }
 
     pub fn load(mount: &Mount, path: &CgroupPath) -> Result<Manager> {
-        let dir = mount.dir_for(path.unified());
-        if !dir.is_dir() {
+        let m = Self::locate(mount, path);
+        if !m.dir.is_dir() {
             return Err(Error::NotFound {
                 path: path.shown().to_path_buf(),
             });
         }
-        Ok(Manager {
+        Ok(m)
+    }
+
+    /// The manager of `path`'s directory, which may not exist.
+    fn locate(mount: &Mount, path: &CgroupPath) -> Manager {
+        Manager {
             mount: mount.mountpoint.clone(),
-            dir,
-        })
+            dir: mount.dir_for(path.unified()),
+        }
     }
 
     fn list(&self, file: &str, recursive: Recursive) -> Result<Vec<Pid>> {

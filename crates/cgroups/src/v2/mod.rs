@@ -5,7 +5,7 @@ pub(crate) mod cpu;
 mod cpuset;
 mod devices;
 pub(crate) mod files;
-mod freezer;
+pub(crate) mod freezer;
 mod hugetlb;
 pub(crate) mod io;
 mod manager;

@@ -69,10 +69,14 @@ pub fn oom_kills(cg: &Cgroup) -> Option<u64> {
 /// Whether a stopped container was OOM-killed: its cgroup (kept until `delete`) recorded at
 /// least one OOM kill. Running containers report `false`.
 pub fn oom_killed(container: &Container, status: Status) -> bool {
+    oom_killed_of(&container.state, status)
+}
+
+/// [`oom_killed`] of the container `state` describes.
+pub fn oom_killed_of(state: &crate::state::State, status: Status) -> bool {
     // A cgroup that cannot be read tells of no OOM kill (`rt state` still answers).
     status == Status::Stopped
-        && container
-            .cgroup()
+        && super::load_cgroup(&state.placement)
             .ok()
             .flatten()
             .and_then(|cg| oom_kills(&cg))

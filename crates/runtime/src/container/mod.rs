@@ -131,41 +131,49 @@ impl Container {
     }
 
     pub fn status(&self) -> Status {
-        if !self.init_alive() {
-            return Status::Stopped;
-        }
-        if self.dir.fifo_path().exists() {
-            return Status::Created;
-        }
-        // A cgroup that cannot be read shows no freezer state: running.
-        if let Ok(Some(cg)) = self.cgroup() {
-            if matches!(
-                cg.state(),
-                Ok(FreezerState::Frozen) | Ok(FreezerState::Freezing)
-            ) {
-                return Status::Paused;
-            }
-        }
-        Status::Running
+        status_of(&self.state, &self.dir.fifo_path())
     }
 
     pub fn oci_state(&self, status: Status) -> OciState<'_> {
+        OciState::of(&self.state, status)
+    }
+}
+
+impl<'a> OciState<'a> {
+    /// The OCI state of the container `state` describes, in `status`.
+    pub fn of(state: &'a State, status: Status) -> OciState<'a> {
         OciState {
             oci_version: OCI_VERSION,
-            id: &self.state.id,
+            id: &state.id,
             pid: if status == Status::Stopped {
                 0
             } else {
-                self.state.pid
+                state.pid
             },
             status,
-            bundle: &self.state.bundle,
-            rootfs: &self.state.rootfs,
-            created: &self.state.created,
-            owner: &self.state.owner,
-            annotations: &self.state.annotations,
-            oom_killed: events::oom_killed(self, status),
+            bundle: &state.bundle,
+            rootfs: &state.rootfs,
+            created: &state.created,
+            owner: &state.owner,
+            annotations: &state.annotations,
+            oom_killed: events::oom_killed_of(state, status),
         }
+    }
+}
+
+/// The status of the container `state` describes, its exec fifo at `fifo` (see the module
+/// doc): a /proc read, a stat and, for a running one, its freezer state file.
+pub fn status_of(state: &State, fifo: &Path) -> Status {
+    if !proc::is_alive(state.pid, state.pid_start) {
+        return Status::Stopped;
+    }
+    if fifo.exists() {
+        return Status::Created;
+    }
+    // A cgroup that cannot be read shows no freezer state: running.
+    match state.placement.freezer_state() {
+        Ok(Some(FreezerState::Frozen | FreezerState::Freezing)) => Status::Paused,
+        _ => Status::Running,
     }
 }
 

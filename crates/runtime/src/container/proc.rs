@@ -2,13 +2,14 @@
 //! never mistaken for the container's init).
 
 use std::fs;
+use std::path::Path;
 
 /// (state letter, start time in clock ticks) from /proc/PID/stat.
 pub fn stat(pid: i32) -> Option<(char, u64)> {
     if pid <= 0 {
         return None;
     }
-    let data = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let data = crate::readfile::read_string(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
     parse_stat(&data)
 }
 
