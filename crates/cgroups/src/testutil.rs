@@ -40,7 +40,13 @@ pub(crate) mod kernel {
         Ok(())
     }
 
+    /// As the kernel: a cgroup with child cgroups is busy; its own files go with it.
     pub fn rmdir(dir: &Path) -> io::Result<()> {
+        for ent in std::fs::read_dir(dir)? {
+            if ent?.file_type()?.is_dir() {
+                return Err(io::Error::from_raw_os_error(libc::EBUSY));
+            }
+        }
         std::fs::remove_dir_all(dir)
     }
 }
