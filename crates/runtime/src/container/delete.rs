@@ -82,7 +82,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> anyhow::Result<()> {
     crate::hooks::run_warn(
         container.state.hooks.as_ref(),
         crate::hooks::Kind::Poststop,
-        &container.oci_state(Status::Stopped),
+        &super::OciState::spec_fields(&container.state, Status::Stopped),
         Some(&container.state.bundle),
     );
     container.dir.remove()?;

@@ -143,6 +143,15 @@ impl<'a> OciState<'a> {
     /// The OCI state of the container `state` describes, in `status`.
     pub fn of(state: &'a State, status: Status) -> OciState<'a> {
         OciState {
+            oom_killed: events::oom_killed_of(state, status),
+            ..Self::spec_fields(state, status)
+        }
+    }
+
+    /// The fields the runtime spec defines only, without rt's `oomKilled` (no cgroup is
+    /// read): the state hooks get.
+    pub fn spec_fields(state: &'a State, status: Status) -> OciState<'a> {
+        OciState {
             oci_version: OCI_VERSION,
             id: &state.id,
             pid: if status == Status::Stopped {
@@ -156,7 +165,7 @@ impl<'a> OciState<'a> {
             created: &state.created,
             owner: &state.owner,
             annotations: &state.annotations,
-            oom_killed: events::oom_killed_of(state, status),
+            oom_killed: false,
         }
     }
 }
