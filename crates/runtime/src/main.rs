@@ -22,6 +22,7 @@ mod time;
 
 fn main() {
     no_error_backtraces();
+    sealed::ensure_early();
     let args = cli::Cli::parse_from_env();
     let code = match cli::dispatch(&args) {
         Ok(code) => code,

@@ -55,6 +55,24 @@ pub fn ensure() -> anyhow::Result<()> {
     reexec(&exe)
 }
 
+/// The same, first thing in `main`, before the command line is parsed (rt starts twice per
+/// create: the first start need not build a parser), when the command line may be one of
+/// the commands that fork into a container (a word `create`, `run` or `exec`: a container
+/// of that name costs an exec too many, nothing else). Any failure is left to [`ensure`],
+/// which the command calls again once its log is open, to report it there.
+pub fn ensure_early() {
+    // Re-executed already: `ensure` checks that it worked (and removes the marker).
+    if std::env::var_os(REEXEC_ENV).is_some() {
+        return;
+    }
+    let forks = std::env::args_os()
+        .skip(1)
+        .any(|a| a == "create" || a == "run" || a == "exec");
+    if forks {
+        let _ = ensure();
+    }
+}
+
 /// Whether `/proc/self/exe` cannot be written: on a read-only mount, or a memfd sealed
 /// against writes.
 fn is_sealed() -> std::io::Result<bool> {
