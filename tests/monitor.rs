@@ -169,6 +169,33 @@ fn metrics_per_container_and_oom_counter() {
     assert_ok(&env.rt(&["delete", "--force", &busy]), "delete");
 }
 
+/// The monitor loads a container's cgroup once and keeps it between scrapes: a container
+/// deleted and created again under the same ID, in another cgroup, must be read anew.
+#[test]
+fn a_container_created_again_under_its_id_is_read_from_its_new_cgroup() {
+    let env = Env::new("monitor-again");
+    let monitor = Monitor::start(&env);
+    let id = env.id("again");
+    for (limit, cgroup) in [
+        (42, env.cgroup_path("first")),
+        (7, env.cgroup_path("second")),
+    ] {
+        let mut config = env.config(&id, &["sleep", "1000"]);
+        set(
+            &mut config,
+            "/linux/resources/pids",
+            json!({ "limit": limit }),
+        );
+        set(&mut config, "/linux/cgroupsPath", json!(cgroup));
+        env.create(&id, &config);
+        monitor.wait_for(&format!("pids limit {limit}"), |b| {
+            sample(b, "container_pids_limit", &id) == Some(limit as f64)
+        });
+        // Deleted and created again at once: likely between two scrapes.
+        assert_ok(&env.rt(&["delete", "--force", &id]), "delete");
+    }
+}
+
 /// promtool, installed from Debian's `prometheus` package when missing. `None`: skip
 /// (loudly); under CI=true a missing promtool fails the test.
 fn promtool() -> Option<String> {

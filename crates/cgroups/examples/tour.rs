@@ -39,6 +39,7 @@ fn tour(cg: &Cgroup, base: &str, mode: Mode) -> Result<(), cgroups::Error> {
     println!("processes: {:?}", cg.processes(Recursive::Yes)?);
     let stats = cg.stats(StatOptions {
         ignore_not_exist: true,
+        ..Default::default()
     })?;
     println!(
         "pids.current {} memory {}",

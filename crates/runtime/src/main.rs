@@ -13,6 +13,7 @@ mod logging;
 #[cfg(feature = "monitor")]
 mod monitor;
 mod output;
+mod parallel;
 mod readfile;
 mod sealed;
 mod seccomp;

@@ -4,7 +4,9 @@
 //!
 //! Threads (this command never forks, so rt's "no threads before fork" rule is untouched):
 //! - the main thread answers HTTP requests (tiny_http accepts connections on its own
-//!   threads and hands requests over); each scrape reads the cgroups' statistics then;
+//!   threads and hands requests over); each scrape reads the cgroups' statistics then
+//!   ([`Scraper`]: each container's cgroup is loaded once, from its state.json, and only
+//!   the counters exported are read, [`Detail::Summary`], in parallel);
 //! - one `rt-oom` thread owns a single [`EventMonitor`] (one epoll) holding the OOM
 //!   watcher of every container, and rescans `--root` every [`RESCAN`] for containers
 //!   created or deleted meanwhile. It must not wait for a scrape: an OOM-killed container
@@ -14,13 +16,13 @@
 //! Counters of deleted containers that saw OOM kills are kept (a counter must not go back),
 //! the others are dropped with their container.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use cgroups::{Cgroup, Event, EventMonitor, Stats};
+use cgroups::{Cgroup, Detail, Event, EventMonitor, StatOptions, Stats};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -56,6 +58,7 @@ pub fn serve(root: &Path, listen: &str) -> anyhow::Result<()> {
             .spawn(move || watch_ooms(&root, &oom))
             .context("start the OOM watcher thread")?
     };
+    let mut scraper = Scraper::new(root);
     loop {
         if oom_thread.is_finished() {
             return match oom_thread.join() {
@@ -75,7 +78,7 @@ pub fn serve(root: &Path, listen: &str) -> anyhow::Result<()> {
             h.field.equiv("Accept") && h.value.as_str().contains("application/openmetrics-text")
         });
         let response = match (request.method(), path) {
-            (tiny_http::Method::Get, "/metrics") => match render(root, &oom) {
+            (tiny_http::Method::Get, "/metrics") => match scraper.render(&oom) {
                 Ok(text) if openmetrics => {
                     tiny_http::Response::from_string(text).with_header(header(OPENMETRICS))
                 }
@@ -390,30 +393,89 @@ impl Families {
     }
 }
 
-/// One scrape: the statistics of every container's cgroup, and the OOM counters.
-fn render(root: &Path, oom: &OomFamily) -> anyhow::Result<String> {
-    let store = Store::new(root);
-    let families = Families::default();
-    for id in store.list()? {
-        let Some(cg) = cgroup_of(&store, &id) else {
-            continue;
-        };
-        match container::cgroup_stats(&cg) {
-            Ok(stats) => families.add(&id, &stats),
-            // Deleted meanwhile.
-            Err(e) => logging::debug(&format!("monitor: {id}: {e:#}")),
+/// What the scrapes know of each container: its cgroup, loaded once from its state.json.
+struct Scraper {
+    store: Store,
+    /// By container ID: the inode of its directory (a container deleted and created again
+    /// under the same ID has a new one) and its cgroup (`None`: it has none).
+    known: HashMap<String, (u64, Option<Cgroup>)>,
+}
+
+impl Scraper {
+    fn new(root: &Path) -> Self {
+        Self {
+            store: Store::new(root),
+            known: HashMap::new(),
         }
     }
-    let mut registry = Registry::default();
-    families.register(&mut registry);
-    registry.register(
-        "container_memory_oom",
-        "Processes the kernel's OOM killer killed in the container",
-        oom.clone(),
-    );
-    let mut text = String::new();
-    encode(&mut text, &registry).context("encode the metrics")?;
-    Ok(text)
+
+    /// The cgroups of the containers under the root now: one directory listing; the
+    /// state.json of a container only the first time it is seen.
+    fn cgroups(&mut self) -> anyhow::Result<Vec<(String, &Cgroup)>> {
+        let entries = self.store.entries()?;
+        let now: HashMap<&str, u64> = entries
+            .iter()
+            .map(|(id, ino)| (id.as_str(), *ino))
+            .collect();
+        self.known
+            .retain(|id, (ino, _)| now.get(id.as_str()) == Some(ino));
+        for (id, ino) in &entries {
+            if self.known.contains_key(id) {
+                continue;
+            }
+            // No state yet (being created) or no cgroup yet: asked again next scrape.
+            let Ok(state) = self.store.peek(id) else {
+                continue;
+            };
+            match state.placement.load() {
+                Ok(cgroup) => {
+                    self.known.insert(id.clone(), (*ino, cgroup));
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => logging::warn(&format!("container {id}: its cgroup: {e}")),
+            }
+        }
+        Ok(entries
+            .into_iter()
+            .filter_map(|(id, _)| match self.known.get(&id) {
+                Some((_, Some(cg))) => Some((id, cg)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// One scrape: the exported statistics of every container's cgroup, and the OOM
+    /// counters.
+    fn render(&mut self, oom: &OomFamily) -> anyhow::Result<String> {
+        let cgroups = self.cgroups()?;
+        let opts = StatOptions {
+            ignore_not_exist: true,
+            detail: Detail::Summary,
+        };
+        let sampled = crate::parallel::filter_map(&cgroups, |(id, cg)| match cg.stats(opts) {
+            Ok(stats) => Some((id.clone(), stats)),
+            // Deleted meanwhile.
+            Err(e) => {
+                logging::debug(&format!("monitor: {id}: {e}"));
+                None
+            }
+        })
+        .context("read the statistics")?;
+        let families = Families::default();
+        for (id, stats) in &sampled {
+            families.add(id, stats);
+        }
+        let mut registry = Registry::default();
+        families.register(&mut registry);
+        registry.register(
+            "container_memory_oom",
+            "Processes the kernel's OOM killer killed in the container",
+            oom.clone(),
+        );
+        let mut text = String::new();
+        encode(&mut text, &registry).context("encode the metrics")?;
+        Ok(text)
+    }
 }
 
 #[cfg(test)]

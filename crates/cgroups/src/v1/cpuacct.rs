@@ -35,10 +35,12 @@ pub(super) fn stat(dir: &Path, opts: StatOptions, stats: &mut Stats) -> Result<(
     if let Some(total) = fs::read_u64_opt(&dir.join(CPUACCT_USAGE), ign)? {
         u.total = total;
     }
-    u.percpu = read_list(&dir.join(CPUACCT_USAGE_PERCPU), ign)?;
-    // Newer kernels only: always optional.
-    u.percpu_user = read_list(&dir.join(CPUACCT_USAGE_PERCPU_USER), true)?;
-    u.percpu_kernel = read_list(&dir.join(CPUACCT_USAGE_PERCPU_SYS), true)?;
+    if opts.full() {
+        u.percpu = read_list(&dir.join(CPUACCT_USAGE_PERCPU), ign)?;
+        // Newer kernels only: always optional.
+        u.percpu_user = read_list(&dir.join(CPUACCT_USAGE_PERCPU_USER), true)?;
+        u.percpu_kernel = read_list(&dir.join(CPUACCT_USAGE_PERCPU_SYS), true)?;
+    }
     let path = dir.join(CPUACCT_STAT);
     if let Some(m) = fs::read_flat_keyed_opt(&path, ign)? {
         let ticks = clock_ticks();

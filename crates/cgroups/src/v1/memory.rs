@@ -92,20 +92,30 @@ pub(super) fn stat(dir: &Path, opts: StatOptions, stats: &mut Stats) -> Result<(
         s.usage = e;
     }
     // Swap accounting and kmem files are optional kernel features: skip when absent.
-    if let Some(e) = read_entry(dir, MEMORY_MEMSW, true)? {
-        s.swap = e;
-    }
-    if let Some(e) = read_entry(dir, MEMORY_KMEM, true)? {
-        s.kernel = e;
-    }
-    if let Some(e) = read_entry(dir, MEMORY_KMEM_TCP, true)? {
-        s.kernel_tcp = e;
+    if !opts.full() {
+        let usage =
+            |prefix: &str| fs::read_u64_opt(&dir.join(format!("{prefix}.{USAGE_IN_BYTES}")), true);
+        s.swap.usage = usage(MEMORY_MEMSW)?.unwrap_or(0);
+        s.kernel.usage = usage(MEMORY_KMEM)?.unwrap_or(0);
+    } else {
+        if let Some(e) = read_entry(dir, MEMORY_MEMSW, true)? {
+            s.swap = e;
+        }
+        if let Some(e) = read_entry(dir, MEMORY_KMEM, true)? {
+            s.kernel = e;
+        }
+        if let Some(e) = read_entry(dir, MEMORY_KMEM_TCP, true)? {
+            s.kernel_tcp = e;
+        }
     }
     if let Some(raw) = fs::read_flat_keyed_opt(&dir.join(MEMORY_STAT), ign)? {
         s.cache = raw.get("cache").copied().unwrap_or(0);
         s.raw = raw;
     }
     // "oom_kill_disable 0\nunder_oom 0\noom_kill 3" (oom_kill since Linux 4.13).
+    if !opts.full() {
+        return Ok(());
+    }
     if let Some(oc) = fs::read_flat_keyed_opt(&dir.join(MEMORY_OOM_CONTROL), true)? {
         s.event_count.oom_kill = oc.get("oom_kill").copied().unwrap_or(0);
     }

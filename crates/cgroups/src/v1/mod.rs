@@ -316,7 +316,7 @@ impl crate::manager::Manager for Manager {
     fn stats(&self, opts: StatOptions) -> Result<Stats> {
         let mut stats = Stats::default();
         let dir = |c: &str| self.places.get(c).map(|p| p.dir.as_path());
-        if let Some(d) = dir("cpuset") {
+        if let Some(d) = dir("cpuset").filter(|_| opts.full()) {
             cpuset::stat(d, opts, &mut stats)?;
         }
         if let Some(d) = dir("memory") {
@@ -334,7 +334,7 @@ impl crate::manager::Manager for Manager {
         if let Some(d) = dir("blkio") {
             blkio::stat(d, &mut stats)?;
         }
-        if let Some(d) = dir("hugetlb") {
+        if let Some(d) = dir("hugetlb").filter(|_| opts.full()) {
             hugetlb::stat(d, &mut stats)?;
         }
         Ok(stats)

@@ -2,7 +2,7 @@
 
 use crate::resources::*;
 use crate::testutil::{fake_v1, TempDir};
-use crate::{Cgroup, CgroupPath, Error, FreezerState, Pid, Recursive, StatOptions};
+use crate::{Cgroup, CgroupPath, Detail, Error, FreezerState, Pid, Recursive, StatOptions};
 
 fn res() -> Resources {
     Resources {
@@ -221,6 +221,26 @@ fn update_load_child_freeze_processes_stats() {
     assert_eq!(s.blkio.io_service_bytes_recursive.len(), 2);
     assert_eq!(s.blkio.io_service_bytes_recursive[1].op, "Write");
     assert_eq!(s.blkio.io_service_bytes_recursive[1].value, 200);
+
+    // A summary: the same counters, without what only `events --stats` shows.
+    let sum = cg
+        .stats(StatOptions {
+            detail: Detail::Summary,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(sum.cpu.usage.total, s.cpu.usage.total);
+    assert_eq!(sum.cpu.usage.user, s.cpu.usage.user);
+    assert_eq!(sum.cpu.throttling, s.cpu.throttling);
+    assert_eq!(sum.memory.usage, s.memory.usage);
+    assert_eq!(sum.memory.swap.usage, s.memory.swap.usage);
+    assert_eq!(sum.memory.cache, s.memory.cache);
+    assert_eq!(sum.pids, s.pids);
+    assert_eq!(sum.blkio, s.blkio);
+    assert!(!s.cpu.usage.percpu.is_empty());
+    assert!(sum.cpu.usage.percpu.is_empty());
+    assert!(!s.cpuset.cpus.is_empty());
+    assert!(sum.cpuset.cpus.is_empty());
 
     cg.delete().unwrap();
     for s in ["cpu", "memory", "pids", "freezer", "cpuset"] {

@@ -262,6 +262,9 @@ impl crate::manager::Manager for Manager {
         memory::stat(&self.dir, opts, &mut stats)?;
         pids::stat(&self.dir, opts, &mut stats)?;
         io::stat(&self.dir, opts, &mut stats)?;
+        if !opts.full() {
+            return Ok(stats);
+        }
         hugetlb::stat(&self.dir, &mut stats)?;
         cpuset::stat(&self.dir, &mut stats)?;
         stats.cpu.psi = read_psi(&self.dir.join(CPU_PRESSURE))?;

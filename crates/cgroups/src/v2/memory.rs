@@ -103,7 +103,11 @@ pub(crate) fn stat(dir: &Path, opts: StatOptions, stats: &mut Stats) -> Result<(
     let s = &mut stats.memory;
     s.usage = entry(dir, MEMORY_CURRENT, MEMORY_MAX, MEMORY_PEAK, ign)?;
     // Swap files are absent without swap accounting.
-    if dir.join(MEMORY_SWAP_CURRENT).exists() {
+    if !opts.full() {
+        if let Some(swap) = fs::read_u64_opt(&dir.join(MEMORY_SWAP_CURRENT), true)? {
+            s.swap.usage = swap.saturating_add(s.usage.usage);
+        }
+    } else if dir.join(MEMORY_SWAP_CURRENT).exists() {
         let sw = entry(
             dir,
             MEMORY_SWAP_CURRENT,
@@ -126,6 +130,9 @@ pub(crate) fn stat(dir: &Path, opts: StatOptions, stats: &mut Stats) -> Result<(
     if let Some(raw) = fs::read_flat_keyed_opt(&dir.join(MEMORY_STAT), ign)? {
         s.cache = raw.get("file").copied().unwrap_or(0);
         s.raw = raw;
+    }
+    if !opts.full() {
+        return Ok(());
     }
     // The root cgroup has no memory.events.
     if let Some(ev) = fs::read_flat_keyed_opt(&dir.join(MEMORY_EVENTS), true)? {

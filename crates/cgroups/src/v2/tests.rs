@@ -5,7 +5,7 @@ use super::io::blkio_to_io_weight;
 use super::memory::swap_to_v2;
 use crate::resources::*;
 use crate::testutil::{fake_v2, TempDir};
-use crate::{Cgroup, CgroupPath, Error, FreezerState, Pid, Recursive, StatOptions};
+use crate::{Cgroup, CgroupPath, Detail, Error, FreezerState, Pid, Recursive, StatOptions};
 
 #[test]
 fn cpu_shares_to_weight_matches_runc() {
@@ -172,6 +172,23 @@ fn freeze_processes_stats() {
     assert_eq!(s.pids.limit, 0);
     assert_eq!(s.blkio.io_service_bytes_recursive[1].value, 20);
     assert_eq!(s.blkio.io_serviced_recursive[0].op, "Read");
+
+    let sum = cg
+        .stats(StatOptions {
+            detail: Detail::Summary,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(sum.cpu, s.cpu);
+    assert_eq!(sum.memory.usage, s.memory.usage);
+    assert_eq!(sum.memory.swap.usage, s.memory.swap.usage);
+    assert_eq!(sum.memory.cache, s.memory.cache);
+    assert_eq!(sum.pids, s.pids);
+    assert_eq!(
+        sum.blkio.io_service_bytes_recursive,
+        s.blkio.io_service_bytes_recursive
+    );
+    assert_eq!(sum.memory.event_count, Default::default());
 }
 
 #[test]

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use super::Format;
 use crate::container::{self, OciState};
 use crate::output;
@@ -29,29 +31,9 @@ fn row(store: &Store, id: &str) -> Option<Row> {
 }
 
 /// The rows of `ids`, in order. Each costs three small files (state.json, /proc/PID/stat,
-/// the freezer's state), nearly all of it in the kernel: hundreds are read by one thread
-/// per CPU (at most 4; below 64 containers a thread costs more than it saves).
+/// the freezer's state), nearly all of it in the kernel: hundreds are read in parallel.
 fn rows(store: &Store, ids: &[String]) -> anyhow::Result<Vec<Row>> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = if ids.len() < 64 { 1 } else { cpus.min(4) };
-    if workers <= 1 {
-        return Ok(ids.iter().filter_map(|id| row(store, id)).collect());
-    }
-    let chunk = ids.len().div_ceil(workers);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = ids
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().filter_map(|id| row(store, id)).collect()))
-            .collect();
-        let mut all = Vec::with_capacity(ids.len());
-        for w in workers {
-            let part: Vec<Row> = w
-                .join()
-                .map_err(|_| anyhow::anyhow!("list: a worker thread panicked"))?;
-            all.extend(part);
-        }
-        Ok(all)
-    })
+    crate::parallel::filter_map(ids, |id| row(store, id)).context("list")
 }
 
 pub fn run(root: &Path, args: &Args) -> anyhow::Result<()> {

@@ -49,9 +49,10 @@ pub(super) fn pid_ns_processes(container: &Container) -> anyhow::Result<Option<V
 }
 
 /// Statistics of a cgroup; files the kernel lacks are skipped.
-pub fn cgroup_stats(cg: &Cgroup) -> anyhow::Result<Stats> {
+fn cgroup_stats(cg: &Cgroup) -> anyhow::Result<Stats> {
     cg.stats(StatOptions {
         ignore_not_exist: true,
+        ..Default::default()
     })
     .with_context(|| format!("read the statistics of cgroup {}", cg.path().display()))
 }
@@ -61,6 +62,7 @@ pub fn cgroup_stats(cg: &Cgroup) -> anyhow::Result<Stats> {
 pub fn oom_kills(cg: &Cgroup) -> Option<u64> {
     cg.stats(StatOptions {
         ignore_not_exist: true,
+        ..Default::default()
     })
     .ok()
     .map(|s| s.memory.event_count.oom_kill)
@@ -150,6 +152,7 @@ pub fn watch(
         if now >= next {
             match cg.stats(StatOptions {
                 ignore_not_exist: true,
+                ..Default::default()
             }) {
                 Ok(stats) => {
                     if !emit(Event::Stats(Box::new(stats)))? {

@@ -33,7 +33,7 @@ pub use checkpoint::{checkpoint, CheckpointOptions};
 pub use create::{create, socket_activation_fds, write_pid_file, CreateOptions, CRASH_AT_ENV};
 pub use delete::delete;
 #[cfg(feature = "monitor")]
-pub use events::{cgroup_stats, oom_kills};
+pub use events::oom_kills;
 pub use events::{oom_killed, processes, stats, watch, Event};
 pub use exec::{exec, ExecOptions};
 pub use kill::kill;
