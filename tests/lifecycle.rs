@@ -585,9 +585,12 @@ fn list_shows_every_container_with_its_status() {
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("ID "), "{table}");
     assert_eq!(lines.len(), ids.len() + 1, "{table}");
+    // Columns line up under their headings (the status padded like the others).
+    let bundle_at = lines[0].find("BUNDLE").unwrap();
     for (line, id) in lines[1..].iter().zip(&sorted) {
         let cols: Vec<&str> = line.split_whitespace().collect();
         assert_eq!((cols[0], cols[2]), (id.as_str(), expect(id)), "{line}");
+        assert_eq!(line.find(cols[3]), Some(bundle_at), "{table}");
     }
     let quiet = stdout(&env.rt(&["list", "-q"]));
     assert_eq!(
