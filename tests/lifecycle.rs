@@ -379,10 +379,18 @@ fn features_prints_runtime_spec_features() {
     assert_eq!(f["ociVersionMin"], "1.0.0");
     let ns = f["linux"]["namespaces"].as_array().unwrap();
     assert!(ns.contains(&json!("pid")) && ns.contains(&json!("mount")));
-    assert!(f["mountOptions"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("rbind")));
+    let options = f["mountOptions"].as_array().unwrap();
+    for o in [
+        "rbind",
+        "rro",
+        "rnosymfollow",
+        "nosymfollow",
+        "tmpcopyup",
+        "idmap",
+    ] {
+        assert!(options.contains(&json!(o)), "{o} not in {options:?}");
+    }
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
 }
 
 #[test]

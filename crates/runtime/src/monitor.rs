@@ -5,8 +5,8 @@
 //! Threads (this command never forks, so rt's "no threads before fork" rule is untouched):
 //! - the main thread answers HTTP requests (tiny_http accepts connections on its own
 //!   threads and hands requests over); each scrape reads the cgroups' statistics then
-//!   ([`Scraper`]: each container's cgroup is loaded once, from its state.json, and only
-//!   the counters exported are read, [`Detail::Summary`], in parallel);
+//!   ([`Scraper`]: each container's cgroup is loaded once per placement its state.json
+//!   records, and only the counters exported are read, [`Detail::Summary`], in parallel);
 //! - one `rt-oom` thread owns a single [`EventMonitor`] (one epoll) holding the OOM
 //!   watcher of every container, and rescans `--root` every [`RESCAN`] for containers
 //!   created or deleted meanwhile. It must not wait for a scrape: an OOM-killed container
@@ -16,13 +16,13 @@
 //! Counters of deleted containers that saw OOM kills are kept (a counter must not go back),
 //! the others are dropped with their container.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use cgroups::{Cgroup, Detail, Event, EventMonitor, StatOptions, Stats};
+use cgroups::{Cgroup, Detail, Event, EventMonitor, Placement, StatOptions, Stats};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -393,12 +393,13 @@ impl Families {
     }
 }
 
-/// What the scrapes know of each container: its cgroup, loaded once from its state.json.
+/// What the scrapes know of each container: its cgroup, loaded once per placement.
 struct Scraper {
     store: Store,
-    /// By container ID: the inode of its directory (a container deleted and created again
-    /// under the same ID has a new one) and its cgroup (`None`: it has none).
-    known: HashMap<String, (u64, Option<Cgroup>)>,
+    /// By container ID: the placement its state.json recorded and the cgroup loaded from it
+    /// (`None`: it has none). A container deleted and created again under the same ID in
+    /// another cgroup records another placement, and is loaded again.
+    known: HashMap<String, (Placement, Option<Cgroup>)>,
 }
 
 impl Scraper {
@@ -409,33 +410,33 @@ impl Scraper {
         }
     }
 
-    /// The cgroups of the containers under the root now: one directory listing; the
-    /// state.json of a container only the first time it is seen.
+    /// The cgroups of the containers under the root now: their state.json files read (in
+    /// parallel) for the placement, a cgroup loaded only for a placement not seen before.
     fn cgroups(&mut self) -> anyhow::Result<Vec<(String, &Cgroup)>> {
-        let entries = self.store.entries()?;
-        let now: HashMap<&str, u64> = entries
-            .iter()
-            .map(|(id, ino)| (id.as_str(), *ino))
-            .collect();
-        self.known
-            .retain(|id, (ino, _)| now.get(id.as_str()) == Some(ino));
-        for (id, ino) in &entries {
-            if self.known.contains_key(id) {
+        let ids = self.store.list()?;
+        let store = &self.store;
+        // No state yet (being created) or gone meanwhile: skipped this scrape.
+        let placed = crate::parallel::filter_map(&ids, |id| {
+            store.peek(id).ok().map(|st| (id.clone(), st.placement))
+        })
+        .context("read the containers' state")?;
+        let now: HashSet<&str> = placed.iter().map(|(id, _)| id.as_str()).collect();
+        self.known.retain(|id, _| now.contains(id.as_str()));
+        for (id, placement) in &placed {
+            if self.known.get(id).is_some_and(|(p, _)| p == placement) {
                 continue;
             }
-            // No state yet (being created) or no cgroup yet: asked again next scrape.
-            let Ok(state) = self.store.peek(id) else {
-                continue;
-            };
-            match state.placement.load() {
+            self.known.remove(id);
+            match placement.load() {
                 Ok(cgroup) => {
-                    self.known.insert(id.clone(), (*ino, cgroup));
+                    self.known.insert(id.clone(), (placement.clone(), cgroup));
                 }
+                // Not made yet: asked again next scrape.
                 Err(e) if e.is_not_found() => {}
                 Err(e) => logging::warn(&format!("container {id}: its cgroup: {e}")),
             }
         }
-        Ok(entries
+        Ok(placed
             .into_iter()
             .filter_map(|(id, _)| match self.known.get(&id) {
                 Some((_, Some(cg))) => Some((id, cg)),

@@ -230,27 +230,16 @@ impl Store {
 
     /// IDs of every container directory under the root, sorted.
     pub fn list(&self) -> Result<Vec<String>> {
-        Ok(self.entries()?.into_iter().map(|(id, _)| id).collect())
-    }
-
-    /// [`Store::list`] with the inode of each container's directory (from the directory
-    /// listing itself, no stat): a container deleted and created again under the same ID
-    /// has a new one.
-    pub fn entries(&self) -> Result<Vec<(String, u64)>> {
-        use std::os::unix::fs::DirEntryExt;
         let entries = match fs::read_dir(&self.root) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io_err(&self.root)(e)),
         };
-        let mut ids: Vec<(String, u64)> = entries
+        let mut ids: Vec<String> = entries
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|e| {
-                let ino = e.ino();
-                e.file_name().into_string().ok().map(|id| (id, ino))
-            })
-            .filter(|(id, _)| validate_id(id).is_ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|id| validate_id(id).is_ok())
             .collect();
         ids.sort();
         Ok(ids)

@@ -9,13 +9,8 @@ pub fn features() -> serde_json::Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": crate::hooks::KINDS.iter().map(|(_, name)| *name).collect::<Vec<_>>(),
-        "mountOptions": [
-            "async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "mand",
-            "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime",
-            "nostrictatime", "nosuid", "private", "rbind", "relatime", "remount",
-            "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared",
-            "slave", "strictatime", "suid", "sync", "unbindable"
-        ],
+        // The parser's own table: what is listed is what a config may use.
+        "mountOptions": crate::init::mount_options::known(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
@@ -31,10 +26,12 @@ pub fn features() -> serde_json::Value {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } }
+            "mountExtensions": { "idmap": { "enabled": true } }
         },
         "annotations": {
-            "org.opencontainers.runc.checkpoint.enabled": "false",
+            // Built in (as runc's annotation means); whether CRIU works on this host is
+            // what `rt checkpoint --help` answers.
+            "org.opencontainers.runc.checkpoint.enabled": "true",
             "io.github.rt.version": env!("CARGO_PKG_VERSION")
         }
     })

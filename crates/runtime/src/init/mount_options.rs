@@ -121,6 +121,34 @@ const NO_OPS: &[&str] = &[
     "copy-symlink",
 ];
 
+/// Options that are neither flags, propagation, superblock flags nor no-ops.
+const OTHERS: &[&str] = &["bind", "rbind", "tmpcopyup", "idmap", "ridmap"];
+
+/// Every option name [`MountOptions::parse`] knows (what `rt features` lists), sorted.
+pub fn known() -> Vec<&'static str> {
+    let propagation = [
+        "private",
+        "shared",
+        "slave",
+        "unbindable",
+        "rprivate",
+        "rshared",
+        "rslave",
+        "runbindable",
+    ];
+    let mut all: Vec<&'static str> = FLAGS
+        .iter()
+        .map(|f| f.name)
+        .chain(propagation)
+        .chain(SB_FLAGS.iter().copied())
+        .chain(NO_OPS.iter().copied())
+        .chain(OTHERS.iter().copied())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
 /// The propagation type of an option name, and whether it is recursive.
 pub fn propagation(name: &str) -> Option<(u64, bool)> {
     let (rec, base) = match name.strip_prefix('r') {
@@ -263,6 +291,26 @@ mod tests {
         let o = parse(&["noatime", "strictatime"]);
         assert_eq!(o.attr.set, A::MOUNT_ATTR_STRICTATIME);
         assert!(o.attr.clear.contains(ATIME));
+    }
+
+    #[test]
+    fn every_known_option_parses_as_known() {
+        let all = known();
+        for name in [
+            "rro",
+            "rnosymfollow",
+            "nosymfollow",
+            "tmpcopyup",
+            "ridmap",
+            "rslave",
+        ] {
+            assert!(all.contains(&name), "{name}");
+        }
+        for name in all {
+            let o = MountOptions::parse(&[name.to_string()]);
+            assert!(o.unknown.is_empty(), "{name} is listed but not parsed");
+        }
+        assert!(!MountOptions::parse(&["nonsense".into()]).unknown.is_empty());
     }
 
     #[test]
