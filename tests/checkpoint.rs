@@ -686,59 +686,6 @@ fn bad_input_is_refused_and_leaves_nothing() {
     assert!(!images.exists());
 }
 
-/// Receives one fd from an accepted console-socket connection (as conmon does).
-fn recv_fd(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
-    use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-    let (conn, _) = listener.accept().expect("accept console socket");
-    let mut buf = [0u8; 256];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: CMSG_SPACE of one fd.
-    let cmsg_len = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut cmsg = vec![0u8; cmsg_len];
-    // SAFETY: a zeroed msghdr is valid; its buffers are set below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cmsg.as_mut_ptr().cast();
-    msg.msg_controllen = cmsg_len;
-    // SAFETY: recvmsg into local buffers.
-    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
-    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
-    // SAFETY: the kernel filled one SCM_RIGHTS header with one fd.
-    let fd = unsafe {
-        let hdr = libc::CMSG_FIRSTHDR(&msg);
-        assert!(!hdr.is_null(), "no control message");
-        assert_eq!((*hdr).cmsg_type, libc::SCM_RIGHTS);
-        std::ptr::read_unaligned(libc::CMSG_DATA(hdr) as *const RawFd)
-    };
-    // SAFETY: a fresh fd from SCM_RIGHTS.
-    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
-}
-
-/// Reads from a pty master until `needle` shows up.
-fn read_until(master: &mut File, needle: &str) -> String {
-    use std::io::Read;
-    let deadline = Instant::now() + patience();
-    let mut seen = String::new();
-    let mut buf = [0u8; 1024];
-    while !seen.contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "no {needle:?} from the pty; got {seen:?}"
-        );
-        match master.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => panic!("read pty: {e} (got {seen:?})"),
-        }
-    }
-    seen
-}
-
 #[test]
 fn a_restored_terminal_goes_to_the_console_socket() {
     use std::io::Write;
@@ -759,7 +706,7 @@ fn a_restored_terminal_goes_to_the_console_socket() {
     let bundle = env.bundle(&id, &config);
     let sock = env.tmp.join("console.sock");
     let listener = UnixListener::bind(&sock).expect("bind");
-    let receiver = std::thread::spawn(move || (recv_fd(&listener), listener));
+    let receiver = std::thread::spawn(move || (recv_console_fd(&listener).0, listener));
     let out = rt_quiet(
         &env,
         &[
@@ -776,7 +723,7 @@ fn a_restored_terminal_goes_to_the_console_socket() {
     let (master, listener) = receiver.join().expect("console socket");
     let mut master = File::from(master);
     master.write_all(b"one\n").expect("write the pty");
-    read_until(&mut master, "got1:one");
+    read_pty_until(&mut master, patience(), "got1:one");
 
     let images = env.tmp.join("images");
     assert_ok(
@@ -787,7 +734,7 @@ fn a_restored_terminal_goes_to_the_console_socket() {
     drop(master);
     // The restore sends CRIU's new pty master to the console socket; the shell goes on
     // (its count too).
-    let receiver = std::thread::spawn(move || recv_fd(&listener));
+    let receiver = std::thread::spawn(move || recv_console_fd(&listener).0);
     let out = rt_quiet(
         &env,
         &[
@@ -805,7 +752,7 @@ fn a_restored_terminal_goes_to_the_console_socket() {
     assert_ok(&out, "restore --console-socket");
     let mut master = File::from(receiver.join().expect("console socket"));
     master.write_all(b"two\n").expect("write the pty");
-    read_until(&mut master, "got2:two");
+    read_pty_until(&mut master, patience(), "got2:two");
     assert_ok(&env.rt(&["delete", "--force", &id]), "delete --force");
     env.assert_clean(&id, Some(&bundle));
 }

@@ -2,64 +2,12 @@
 //! socket with SCM_RIGHTS, as conmon and containerd's shim receive it), `exec -t`, and
 //! `rt run` proxying a pty to its own stdio.
 
-use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::io::Write;
 use std::os::unix::net::UnixListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rt_tests::*;
 use serde_json::json;
-
-/// Receives one fd (and the message text) from an accepted console-socket connection.
-fn recv_fd(listener: &UnixListener) -> (OwnedFd, String) {
-    use std::os::fd::AsRawFd;
-    let (conn, _) = listener.accept().expect("accept console socket");
-    let mut buf = [0u8; 256];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: CMSG_SPACE of one fd; recvmsg into local buffers.
-    let cmsg_len = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut cmsg = vec![0u8; cmsg_len];
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cmsg.as_mut_ptr().cast();
-    msg.msg_controllen = cmsg_len;
-    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
-    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
-    // SAFETY: the kernel filled one SCM_RIGHTS header with one fd.
-    let fd = unsafe {
-        let hdr = libc::CMSG_FIRSTHDR(&msg);
-        assert!(!hdr.is_null(), "no control message");
-        assert_eq!((*hdr).cmsg_type, libc::SCM_RIGHTS);
-        std::ptr::read_unaligned(libc::CMSG_DATA(hdr) as *const RawFd)
-    };
-    let name = String::from_utf8_lossy(&buf[..n as usize]).into_owned();
-    // SAFETY: a fresh fd from SCM_RIGHTS.
-    (unsafe { OwnedFd::from_raw_fd(fd) }, name)
-}
-
-/// Reads from the pty master until `needle` shows up (or times out).
-fn read_until(master: &mut std::fs::File, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = String::new();
-    let mut buf = [0u8; 1024];
-    while !seen.contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "no {needle:?} from the pty; got {seen:?}"
-        );
-        match master.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => panic!("read pty: {e} (got {seen:?})"),
-        }
-    }
-    seen
-}
 
 #[test]
 fn console_socket_receives_a_working_pty() {
@@ -73,7 +21,7 @@ fn console_socket_receives_a_working_pty() {
     );
     set(&mut config, "/process/terminal", json!(true));
     let bundle = env.bundle(&id, &config);
-    let receiver = std::thread::spawn(move || recv_fd(&listener));
+    let receiver = std::thread::spawn(move || recv_console_fd(&listener));
     let out = env.rt(&[
         "create",
         "--console-socket",
@@ -87,15 +35,15 @@ fn console_socket_receives_a_working_pty() {
     assert!(name.starts_with("/dev/pts/"), "message {name:?}");
     let mut master = std::fs::File::from(master);
     assert_ok(&env.rt(&["start", &id]), "start");
-    let seen = read_until(&mut master, "/dev/pts/0");
+    let seen = read_pty_until(&mut master, Duration::from_secs(20), "/dev/pts/0");
     assert!(seen.contains("/dev/pts/0"), "{seen}");
     master.write_all(b"hello\n").unwrap();
-    read_until(&mut master, "got:hello");
+    read_pty_until(&mut master, Duration::from_secs(20), "got:hello");
 
     // exec -t: a second pty, from the same kind of socket.
     let sock2 = env.tmp.join("console2.sock");
     let listener2 = UnixListener::bind(&sock2).unwrap();
-    let receiver = std::thread::spawn(move || recv_fd(&listener2));
+    let receiver = std::thread::spawn(move || recv_console_fd(&listener2));
     let out = env.rt(&[
         "exec",
         "-d",
@@ -110,7 +58,7 @@ fn console_socket_receives_a_working_pty() {
     assert_ok(&out, "exec -t --console-socket");
     let (master2, _) = receiver.join().unwrap();
     let mut master2 = std::fs::File::from(master2);
-    let seen = read_until(&mut master2, "exec-tty:/dev/pts/1");
+    let seen = read_pty_until(&mut master2, Duration::from_secs(20), "exec-tty:/dev/pts/1");
     assert!(seen.contains("exec-tty:/dev/pts/1"), "{seen}");
 
     assert_ok(&env.rt(&["delete", "-f", &id]), "delete");

@@ -566,3 +566,63 @@ pub fn set(config: &mut Value, pointer: &str, value: Value) {
         };
     }
 }
+
+/// Receives one fd (and the message text) from an accepted console-socket connection, as
+/// conmon and containerd's shim do.
+pub fn recv_console_fd(
+    listener: &std::os::unix::net::UnixListener,
+) -> (std::os::fd::OwnedFd, String) {
+    use std::os::fd::AsRawFd;
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+    let (conn, _) = listener.accept().expect("accept console socket");
+    let mut buf = [0u8; 256];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: CMSG_SPACE of one fd; recvmsg into local buffers.
+    let cmsg_len = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let mut cmsg = vec![0u8; cmsg_len];
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.as_mut_ptr().cast();
+    msg.msg_controllen = cmsg_len;
+    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
+    assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
+    // SAFETY: the kernel filled one SCM_RIGHTS header with one fd.
+    let fd = unsafe {
+        let hdr = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!hdr.is_null(), "no control message");
+        assert_eq!((*hdr).cmsg_type, libc::SCM_RIGHTS);
+        std::ptr::read_unaligned(libc::CMSG_DATA(hdr) as *const RawFd)
+    };
+    let name = String::from_utf8_lossy(&buf[..n as usize]).into_owned();
+    // SAFETY: a fresh fd from SCM_RIGHTS.
+    (unsafe { OwnedFd::from_raw_fd(fd) }, name)
+}
+
+/// Reads from a pty master until `needle` shows up; fails after `patience`.
+pub fn read_pty_until(
+    master: &mut std::fs::File,
+    patience: std::time::Duration,
+    needle: &str,
+) -> String {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + patience;
+    let mut seen = String::new();
+    let mut buf = [0u8; 1024];
+    while !seen.contains(needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {needle:?} from the pty; got {seen:?}"
+        );
+        match master.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("read pty: {e} (got {seen:?})"),
+        }
+    }
+    seen
+}

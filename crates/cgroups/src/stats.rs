@@ -102,6 +102,22 @@ pub struct PidsStats {
     pub limit: u64,
 }
 
+impl PidsStats {
+    /// The count and limit files (`pids.current`, `pids.max` on both versions) of `dir`;
+    /// a limit of "max" is 0.
+    pub(crate) fn read(
+        dir: &Path,
+        (current, max): (&str, &str),
+        ignore_not_exist: bool,
+    ) -> Result<PidsStats> {
+        let read = |name: &str| crate::fs::read_u64_opt(&dir.join(name), ignore_not_exist);
+        Ok(PidsStats {
+            current: read(current)?.unwrap_or(0),
+            limit: read(max)?.filter(|m| *m != u64::MAX).unwrap_or(0),
+        })
+    }
+}
+
 /// Block IO counters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct BlkioStats {

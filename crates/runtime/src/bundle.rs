@@ -47,15 +47,11 @@ impl Bundle {
     }
 
     pub fn namespaces(&self) -> &[oci_spec::runtime::LinuxNamespace] {
-        self.spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().as_deref())
-            .unwrap_or(&[])
+        namespaces_of(&self.spec)
     }
 
     pub fn has_namespace(&self, typ: LinuxNamespaceType) -> bool {
-        self.namespaces().iter().any(|ns| ns.typ() == typ)
+        has_namespace(&self.spec, typ)
     }
 }
 
@@ -84,12 +80,22 @@ fn real_path(path: &Path) -> std::io::Result<PathBuf> {
 
 /// Whether the spec asks for a new namespace of type `typ` (listed without a path).
 pub fn new_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    namespaces_of(spec)
+        .iter()
+        .any(|ns| ns.typ() == typ && ns.path().is_none())
+}
+
+/// `linux.namespaces` of `spec` (none listed: empty).
+pub fn namespaces_of(spec: &Spec) -> &[oci_spec::runtime::LinuxNamespace] {
     spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_deref())
         .unwrap_or(&[])
-        .iter()
-        .any(|ns| ns.typ() == typ && ns.path().is_none())
+}
+
+/// Whether `spec` lists a namespace of type `typ`, new or joined.
+pub fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    namespaces_of(spec).iter().any(|ns| ns.typ() == typ)
 }
 
 fn is_absolute_clean(path: &Path) -> bool {

@@ -104,22 +104,25 @@ pub fn id(id: Option<&String>) -> anyhow::Result<&str> {
     id.map(String::as_str).context("a container ID is needed")
 }
 
+/// `--image-path`, or runc's default: `checkpoint` in the current directory.
+pub fn image_path(given: Option<&Path>) -> anyhow::Result<std::borrow::Cow<'_, Path>> {
+    Ok(match given {
+        Some(p) => p.into(),
+        None => std::env::current_dir()
+            .context("the current directory (for the default --image-path)")?
+            .join("checkpoint")
+            .into(),
+    })
+}
+
 pub fn run(root: &Path, criu: &Path, args: &Args) -> anyhow::Result<()> {
     let criu = Criu::probe(criu, root).context("checkpoint")?;
     if args.help {
         return print_help("checkpoint");
     }
     let id = id(args.id.as_ref())?;
-    let cwd;
-    let image_path = match &args.image_path {
-        Some(p) => p.as_path(),
-        None => {
-            cwd = std::env::current_dir()
-                .context("the current directory (for the default --image-path)")?
-                .join("checkpoint");
-            cwd.as_path()
-        }
-    };
+    let image_path = image_path(args.image_path.as_deref())?;
+    let image_path = image_path.as_ref();
     let opts = CheckpointOptions {
         criu: &criu,
         image_path,

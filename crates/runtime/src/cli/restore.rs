@@ -62,16 +62,8 @@ pub fn run(root: &Path, criu: &Path, driver: cgroups::Driver, args: &Args) -> an
         .as_deref()
         .map(console::connect)
         .transpose()?;
-    let default_images;
-    let image_path = match &args.image_path {
-        Some(p) => p.as_path(),
-        None => {
-            default_images = std::env::current_dir()
-                .context("the current directory (for the default --image-path)")?
-                .join("checkpoint");
-            default_images.as_path()
-        }
-    };
+    let image_path = super::checkpoint::image_path(args.image_path.as_deref())?;
+    let image_path = image_path.as_ref();
     let opts = RestoreOptions {
         criu: &criu,
         id: &args.id,

@@ -264,10 +264,7 @@ pub fn create(store: &Store, opts: &CreateOptions) -> anyhow::Result<Container> 
             .unwrap_or_default(),
         owner: String::new(),
         placement,
-        shared_pid_ns: !bundle
-            .namespaces()
-            .iter()
-            .any(|ns| ns.typ() == LinuxNamespaceType::Pid && ns.path().is_none()),
+        shared_pid_ns: !crate::bundle::new_namespace(&bundle.spec, LinuxNamespaceType::Pid),
         mounts_before: undo
             .mounts_before
             .as_ref()

@@ -231,13 +231,7 @@ pub fn host_ids_of_process_user(
         .as_ref()
         .map(|p| (p.user().uid(), p.user().gid()))
         .unwrap_or((0, 0));
-    let in_userns = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_deref())
-        .unwrap_or(&[])
-        .iter()
-        .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::User);
+    let in_userns = crate::bundle::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User);
     if !in_userns {
         return Ok(user);
     }

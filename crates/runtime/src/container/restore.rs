@@ -318,10 +318,7 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> anyhow::Result<i32> {
         annotations: annotations.into_iter().collect(),
         owner: String::new(),
         placement,
-        shared_pid_ns: !bundle
-            .namespaces()
-            .iter()
-            .any(|ns| ns.typ() == LinuxNamespaceType::Pid && ns.path().is_none()),
+        shared_pid_ns: !crate::bundle::new_namespace(&bundle.spec, LinuxNamespaceType::Pid),
         mounts_before: None,
         hooks: hooks::later(spec.hooks().as_ref()),
     };

@@ -8,7 +8,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use rustix::fs::{Mode, OFlags};
@@ -58,15 +58,7 @@ pub fn mount_cgroup(
                     return Ok(());
                 }
             }
-            let mnt = Detached::bind_path(dir, false)
-                .with_context(|| format!("bind {}", dir.display()))?;
-            mnt.set_attr(
-                false,
-                &MountAttr {
-                    set: with_ro,
-                    ..Default::default()
-                },
-            )?;
+            let mnt = bind_with(dir, with_ro)?;
             mnt.attach(target).context("attach the cgroup bind")?;
             return Ok(());
         }
@@ -94,15 +86,7 @@ pub fn mount_cgroup(
             Mode::empty(),
         )
         .map_err(io)?;
-        let mnt =
-            Detached::bind_path(dir, false).with_context(|| format!("bind {}", dir.display()))?;
-        mnt.set_attr(
-            false,
-            &MountAttr {
-                set: with_ro,
-                ..Default::default()
-            },
-        )?;
+        let mnt = bind_with(dir, with_ro)?;
         mnt.attach(sub.as_fd())
             .with_context(|| format!("attach {} on {name}", dir.display()))?;
         if name.contains(',') {
@@ -123,4 +107,18 @@ pub fn mount_cgroup(
         mount_setattr(top.as_fd(), false, &attr).context("make the cgroup tmpfs read-only")?;
     }
     Ok(())
+}
+
+/// A detached bind of the cgroup directory `dir` with the attributes `set` (read-only or
+/// none).
+fn bind_with(dir: &Path, set: A) -> anyhow::Result<Detached> {
+    let mnt = Detached::bind_path(dir, false).with_context(|| format!("bind {}", dir.display()))?;
+    mnt.set_attr(
+        false,
+        &MountAttr {
+            set,
+            ..Default::default()
+        },
+    )?;
+    Ok(mnt)
 }

@@ -45,7 +45,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use self::caps::CapSets;
 pub use self::cgroupfs::CgroupSources;
 use self::sync::{ChildReport, SyncSocket};
-use crate::bundle::new_namespace;
+use crate::bundle::{has_namespace, namespaces_of, new_namespace};
 
 /// What the child needs; it lives in the parent's memory, which the child gets a copy of.
 pub struct InitConfig<'a> {
@@ -227,12 +227,7 @@ impl JoinedNamespace {
 
 /// Forks the container's init. The returned init waits for `go`.
 pub fn spawn(cfg: &InitConfig) -> anyhow::Result<Init> {
-    let namespaces = cfg
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_deref())
-        .unwrap_or(&[]);
+    let namespaces = namespaces_of(cfg.spec);
     let mut clone_flags = CloneFlags::empty();
     let mut joined = Vec::new();
     for (i, ns) in namespaces.iter().enumerate() {
@@ -630,7 +625,7 @@ fn setup_and_exec(
     // A mount namespace of its own (new, or joined by path) gets the rootfs set up and
     // pivot_root'ed into; without one the mounts are made in rt's namespace (removed by
     // `rt delete`) and the process is chroot'ed into root.path.
-    let own_mount_ns = bundle_has_namespace(spec, LinuxNamespaceType::Mount);
+    let own_mount_ns = has_namespace(spec, LinuxNamespaceType::Mount);
     let ctx = mounts::MountContext {
         rootfs: cfg.rootfs,
         idmapped: std::cell::RefCell::new(idmapped),
@@ -719,16 +714,6 @@ pub(crate) fn install_seccomp(
         seccomp_agent::send(agent, agent_state, notify_fd)?;
     }
     Ok(())
-}
-
-/// Whether the spec lists a namespace of type `typ` (new or joined by path).
-fn bundle_has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_deref())
-        .unwrap_or(&[])
-        .iter()
-        .any(|ns| ns.typ() == typ)
 }
 
 /// uid and gid 0 of the user namespace the process is in (they must be mapped).

@@ -94,13 +94,7 @@ fn mount_all(spec: &Spec, rootfs: &Path, root: &Root, ctx: &MountContext) -> any
     if !dev_is_bind {
         let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
         // In a user namespace mknod is not allowed: bind the host's nodes instead.
-        let bind = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().as_deref())
-            .unwrap_or(&[])
-            .iter()
-            .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::User);
+        let bind = crate::bundle::has_namespace(spec, oci_spec::runtime::LinuxNamespaceType::User);
         super::devices::create_devices(root, rootfs, devs, bind)?;
         super::devices::create_symlinks(root, rootfs)?;
     }
