@@ -7,28 +7,29 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
+use nix::sys::resource::{setrlimit, Resource};
 use nix::unistd::{setgid, setgroups, setuid, Gid, Uid};
 use oci_spec::runtime::{PosixRlimitType, Process};
 
-fn resource(typ: PosixRlimitType) -> libc::__rlimit_resource_t {
-    (match typ {
-        PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
-        PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
-        PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
-        PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
-        PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
-        PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
-        PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
-        PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
-        PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
-        PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
-        PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
-        PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
-        PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as libc::__rlimit_resource_t
+fn resource(typ: PosixRlimitType) -> Resource {
+    match typ {
+        PosixRlimitType::RlimitCpu => Resource::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => Resource::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => Resource::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => Resource::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => Resource::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => Resource::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => Resource::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => Resource::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => Resource::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => Resource::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => Resource::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => Resource::RLIMIT_RTTIME,
+    }
 }
 
 pub fn set_rlimits(process: &Process) -> anyhow::Result<()> {
@@ -47,13 +48,8 @@ pub fn set_rlimits(process: &Process) -> anyhow::Result<()> {
                 rl.hard()
             );
         }
-        let limit = libc::rlimit {
-            rlim_cur: rl.soft(),
-            rlim_max: rl.hard(),
-        };
-        // SAFETY: setrlimit with a valid struct.
-        if unsafe { libc::setrlimit(resource(rl.typ()), &limit) } != 0 {
-            return Err(std::io::Error::last_os_error()).with_context(|| {
+        if let Err(e) = setrlimit(resource(rl.typ()), rl.soft(), rl.hard()) {
+            return Err(std::io::Error::from(e)).with_context(|| {
                 format!(
                     "process.rlimits[{i}] {} soft={} hard={}: setrlimit",
                     rl.typ(),
