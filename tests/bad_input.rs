@@ -335,43 +335,25 @@ fn config_cases() -> Vec<Case> {
         Case {
             name: "mapping of size 0",
             edit: |c| {
-                c["linux"]["namespaces"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(json!({ "type": "user" }));
-                set(
-                    c,
-                    "/linux/uidMappings",
-                    json!([{ "containerID": 0, "hostID": 100000, "size": 0 }]),
-                );
-                set(
-                    c,
-                    "/linux/gidMappings",
-                    json!([{ "containerID": 0, "hostID": 100000, "size": 1 }]),
-                );
+                add_user_namespace(
+c,
+json!([{ "containerID": 0, "hostID": 100000, "size": 0 }]),
+json!([{ "containerID": 0, "hostID": 100000, "size": 1 }]),
+);
             },
             needle: "linux.uidMappings[0]: size must not be 0",
         },
         Case {
             name: "overlapping mappings",
             edit: |c| {
-                c["linux"]["namespaces"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(json!({ "type": "user" }));
-                set(
-                    c,
-                    "/linux/uidMappings",
-                    json!([{ "containerID": 0, "hostID": 100000, "size": 1000 }]),
-                );
-                set(
-                    c,
-                    "/linux/gidMappings",
-                    json!([
+                add_user_namespace(
+c,
+json!([{ "containerID": 0, "hostID": 100000, "size": 1000 }]),
+json!([
                         { "containerID": 0, "hostID": 100000, "size": 1000 },
                         { "containerID": 500, "hostID": 300000, "size": 10 }
                     ]),
-                );
+);
             },
             needle: "linux.gidMappings[0] and [1]: ranges overlap",
         },

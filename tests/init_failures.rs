@@ -57,18 +57,9 @@ fn allow_list_without(names: &[&str]) -> Value {
 }
 
 fn no_user_namespace_maps(c: &mut Value) {
-    c["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "type": "user" }));
-    set(
+    add_user_namespace(
         c,
-        "/linux/uidMappings",
         json!([{ "containerID": 0, "hostID": 100000, "size": 1000 }]),
-    );
-    set(
-        c,
-        "/linux/gidMappings",
         json!([{ "containerID": 0, "hostID": 100000, "size": 1000 }]),
     );
 }

@@ -154,18 +154,9 @@ impl Drop for IdmapDir {
 
 fn userns_config(env: &Env, id: &str, script: &str) -> Value {
     let mut c = env.config(id, &["sh", "-c", script]);
-    c["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "type": "user" }));
-    set(
+    add_user_namespace(
         &mut c,
-        "/linux/uidMappings",
         json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]),
-    );
-    set(
-        &mut c,
-        "/linux/gidMappings",
         json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]),
     );
     c

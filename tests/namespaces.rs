@@ -167,18 +167,9 @@ fn a_user_namespace_joined_by_path_is_used_by_the_init_and_exec() {
     // The namespace's owner: a container with a user namespace of its own.
     let a = env.id("owner");
     let mut c = env.config(&a, &["sleep", "100"]);
-    c["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "type": "user" }));
-    set(
+    add_user_namespace(
         &mut c,
-        "/linux/uidMappings",
         json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]),
-    );
-    set(
-        &mut c,
-        "/linux/gidMappings",
         json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]),
     );
     env.create(&a, &c);

@@ -8,18 +8,9 @@ use rt_tests::*;
 use serde_json::json;
 
 fn with_userns(c: &mut serde_json::Value) {
-    c["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "type": "user" }));
-    set(
+    add_user_namespace(
         c,
-        "/linux/uidMappings",
         json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]),
-    );
-    set(
-        c,
-        "/linux/gidMappings",
         json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]),
     );
 }

@@ -626,3 +626,14 @@ pub fn read_pty_until(
     }
     seen
 }
+
+/// Adds a new user namespace to `config` with the given `linux.uidMappings` and
+/// `linux.gidMappings`.
+pub fn add_user_namespace(config: &mut Value, uid_mappings: Value, gid_mappings: Value) {
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("linux.namespaces")
+        .push(serde_json::json!({ "type": "user" }));
+    set(config, "/linux/uidMappings", uid_mappings);
+    set(config, "/linux/gidMappings", gid_mappings);
+}
