@@ -196,6 +196,60 @@ fn a_container_created_again_under_its_id_is_read_from_its_new_cgroup() {
     }
 }
 
+/// The monitor keeps each container's statistics files open between scrapes: a container
+/// deleted and made again under the same ID *in the same cgroup* must be read from the new
+/// cgroup (the files kept are those of the removed one), and a deleted container's files
+/// must be closed.
+#[test]
+fn files_kept_open_follow_a_cgroup_made_again_and_close_with_their_container() {
+    let env = Env::new("monitor-same");
+    let monitor = Monitor::start(&env);
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", monitor.child.id()))
+            .expect("the monitor's fds")
+            .count()
+    };
+    monitor.metrics();
+    let baseline = fds();
+    let id = env.id("same");
+    let cgroup = env.cgroup_path("same");
+    for limit in [42, 7, 9] {
+        let mut config = env.config(&id, &["sleep", "1000"]);
+        set(
+            &mut config,
+            "/linux/resources/pids",
+            json!({ "limit": limit }),
+        );
+        set(&mut config, "/linux/cgroupsPath", json!(cgroup));
+        env.create(&id, &config);
+        monitor.wait_for(&format!("pids limit {limit}"), |b| {
+            sample(b, "container_pids_limit", &id) == Some(limit as f64)
+        });
+        // Scraped twice: the second from the files kept.
+        let body = monitor.metrics();
+        assert_eq!(
+            sample(&body, "container_pids_limit", &id),
+            Some(limit as f64)
+        );
+        assert!(fds() > baseline, "no statistics file kept open");
+        assert_ok(&env.rt(&["delete", "--force", &id]), "delete");
+    }
+    // Gone from the metrics, and its files (and OOM watcher) closed.
+    let deadline = Instant::now() + Duration::from_secs(10) * slow();
+    loop {
+        let body = monitor.metrics();
+        let open = fds();
+        if sample(&body, "container_pids_limit", &id).is_none() && open <= baseline {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} fds open after the container went, {baseline} before it came"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// promtool, installed from Debian's `prometheus` package when missing. `None`: skip
 /// (loudly); under CI=true a missing promtool fails the test.
 fn promtool() -> Option<String> {

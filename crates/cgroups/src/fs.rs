@@ -64,6 +64,9 @@ pub(crate) fn read(path: &Path) -> Result<String> {
 /// (`Take` hides the File from std's size hint.)
 pub(crate) fn read_whole(path: &Path) -> io::Result<String> {
     use std::io::Read;
+    if let Some(held) = crate::held_files::read(path) {
+        return held;
+    }
     let mut text = String::with_capacity(4096);
     fs::File::open(path)?
         .take(u64::MAX)

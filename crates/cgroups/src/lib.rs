@@ -13,6 +13,7 @@
 mod error;
 pub mod events;
 mod fs;
+mod held_files;
 mod hierarchy;
 mod manager;
 pub mod mountinfo;
@@ -20,6 +21,7 @@ mod path;
 mod placement;
 mod plan;
 mod resources;
+mod sampler;
 mod stats;
 pub mod systemd;
 mod v1;
@@ -55,6 +57,7 @@ pub use resources::{
     BlockIo, Cpu, DeviceKind, DeviceRule, HugepageLimit, InterfacePriority, Memory, Network, Pids,
     Rdma, Resources, ThrottleDevice, WeightDevice,
 };
+pub use sampler::StatsSampler;
 pub use stats::{
     BlkioEntry, BlkioStats, CpuStats, CpuUsage, CpusetStats, HugetlbStats, MemoryEntry,
     MemoryEventCount, MemoryStats, PidsStats, PsiData, PsiStats, Stats, Throttling,
@@ -380,6 +383,13 @@ impl Cgroup {
     /// Usage statistics.
     pub fn stats(&self, opts: StatOptions) -> Result<Stats> {
         self.manager.stats(opts)
+    }
+
+    /// A sampler of this cgroup's statistics for a caller that reads them again and again
+    /// (a metrics exporter): it keeps the files open between samples. See
+    /// [`StatsSampler`].
+    pub fn sampler(&self, opts: StatOptions) -> StatsSampler {
+        StatsSampler::new(self.clone(), opts)
     }
 
     /// The systemd unit of a cgroup made or loaded by the systemd driver.

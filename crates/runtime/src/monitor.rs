@@ -6,7 +6,8 @@
 //! - the main thread answers HTTP requests (tiny_http accepts connections on its own
 //!   threads and hands requests over); each scrape reads the cgroups' statistics then
 //!   ([`Scraper`]: each container's cgroup is loaded once per placement its state.json
-//!   records, and only the counters exported are read, [`Detail::Summary`], in parallel);
+//!   records, and only the counters exported are read, [`Detail::Summary`], in parallel,
+//!   from files kept open between scrapes, [`StatsSampler`]);
 //! - one `rt-oom` thread owns a single [`EventMonitor`] (one epoll) holding the OOM
 //!   watcher of every container, and rescans `--root` every [`RESCAN`] for containers
 //!   created or deleted meanwhile. It must not wait for a scrape: an OOM-killed container
@@ -22,7 +23,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use cgroups::{Cgroup, Detail, Event, EventMonitor, Placement, StatOptions, Stats};
+use cgroups::{Cgroup, Detail, Event, EventMonitor, Placement, StatOptions, Stats, StatsSampler};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -46,8 +47,23 @@ fn id_label(id: &str) -> Labels {
     vec![("id".to_string(), id.to_string())]
 }
 
+/// The samplers keep ~14 files open per container (v1): the soft RLIMIT_NOFILE (often
+/// 1024) goes up to the hard one, as long-running daemons do. Samplers stop keeping files
+/// open near the limit, so a low hard limit costs speed, not correctness.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                logging::debug(&format!("monitor: raise RLIMIT_NOFILE to {hard}: {e}"));
+            }
+        }
+    }
+}
+
 /// Serves metrics on `listen` until killed.
 pub fn serve(root: &Path, listen: &str) -> anyhow::Result<()> {
+    raise_fd_limit();
     let server = tiny_http::Server::http(listen).map_err(|e| anyhow!("--listen {listen}: {e}"))?;
     logging::debug(&format!("monitor: listening on {listen}"));
     let oom = OomFamily::default();
@@ -393,13 +409,21 @@ impl Families {
     }
 }
 
-/// What the scrapes know of each container: its cgroup, loaded once per placement.
+/// What a scrape reads of each cgroup.
+const SAMPLED: StatOptions = StatOptions {
+    ignore_not_exist: true,
+    detail: Detail::Summary,
+};
+
+/// What the scrapes know of each container: its cgroup's sampler, made once per placement.
 struct Scraper {
     store: Store,
-    /// By container ID: the placement its state.json recorded and the cgroup loaded from it
-    /// (`None`: it has none). A container deleted and created again under the same ID in
-    /// another cgroup records another placement, and is loaded again.
-    known: HashMap<String, (Placement, Option<Cgroup>)>,
+    /// By container ID: the placement its state.json recorded and the sampler of the cgroup
+    /// loaded from it (`None`: it has none). A container deleted and created again under
+    /// the same ID in another cgroup records another placement, and is loaded again; in
+    /// the same cgroup, the sampler finds its files gone and opens them afresh. A deleted
+    /// container's sampler (and its files) goes at the next scrape.
+    known: HashMap<String, (Placement, Option<StatsSampler>)>,
 }
 
 impl Scraper {
@@ -412,7 +436,7 @@ impl Scraper {
 
     /// The cgroups of the containers under the root now: their state.json files read (in
     /// parallel) for the placement, a cgroup loaded only for a placement not seen before.
-    fn cgroups(&mut self) -> anyhow::Result<Vec<(String, &Cgroup)>> {
+    fn cgroups(&mut self) -> anyhow::Result<Vec<(String, &StatsSampler)>> {
         let ids = self.store.list()?;
         let store = &self.store;
         // No state yet (being created) or gone meanwhile: skipped this scrape.
@@ -429,7 +453,8 @@ impl Scraper {
             self.known.remove(id);
             match placement.load() {
                 Ok(cgroup) => {
-                    self.known.insert(id.clone(), (placement.clone(), cgroup));
+                    let sampler = cgroup.map(|cg| cg.sampler(SAMPLED));
+                    self.known.insert(id.clone(), (placement.clone(), sampler));
                 }
                 // Not made yet: asked again next scrape.
                 Err(e) if e.is_not_found() => {}
@@ -449,11 +474,7 @@ impl Scraper {
     /// counters.
     fn render(&mut self, oom: &OomFamily) -> anyhow::Result<String> {
         let cgroups = self.cgroups()?;
-        let opts = StatOptions {
-            ignore_not_exist: true,
-            detail: Detail::Summary,
-        };
-        let sampled = crate::parallel::filter_map(&cgroups, |(id, cg)| match cg.stats(opts) {
+        let sampled = crate::parallel::filter_map(&cgroups, |(id, s)| match s.sample() {
             Ok(stats) => Some((id.clone(), stats)),
             // Deleted meanwhile.
             Err(e) => {

@@ -251,6 +251,34 @@ fn update_load_child_freeze_processes_stats() {
 }
 
 #[test]
+fn sampler_keeps_files_open_and_reports_what_stats_does() {
+    let t = TempDir::new();
+    let h = fake_v1(&t, false);
+    let cg = Cgroup::new_in(&h, CgroupPath::static_path("/s"), &Resources::default()).unwrap();
+    let opts = StatOptions {
+        ignore_not_exist: true,
+        detail: Detail::Summary,
+    };
+    let sampler = cg.sampler(opts);
+    assert_eq!(sampler.open_files(), 0);
+    let first = sampler.sample().unwrap();
+    assert_eq!(first, cg.stats(opts).unwrap());
+    let held = sampler.open_files();
+    assert!(held >= 10, "{held} files held");
+    // Values change in place (the kernel renders the file anew): the next sample sees them
+    // through the files it holds, and opens nothing more.
+    std::fs::write(t.path().join("memory/s/memory.usage_in_bytes"), "123456\n").unwrap();
+    std::fs::write(t.path().join("pids/s/pids.current"), "7\n").unwrap();
+    let second = sampler.sample().unwrap();
+    assert_eq!(second.memory.usage.usage, 123456);
+    assert_eq!(second.pids.current, 7);
+    assert_eq!(second, cg.stats(opts).unwrap());
+    assert_eq!(sampler.open_files(), held);
+    drop(sampler);
+    cg.delete().unwrap();
+}
+
+#[test]
 fn invalid_paths_are_rejected() {
     let t = TempDir::new();
     let h = fake_v1(&t, false);
