@@ -61,9 +61,21 @@ fn raise_fd_limit() {
     }
 }
 
+/// Each scrape samples on short-lived worker threads; glibc gives threads arenas of their
+/// own, which filled up over the first few hundred scrapes (RSS +12% before it levelled
+/// off). Two workers share one arena without measurable contention.
+fn one_malloc_arena() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets an allocator parameter; called before any worker exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// Serves metrics on `listen` until killed.
 pub fn serve(root: &Path, listen: &str) -> anyhow::Result<()> {
     raise_fd_limit();
+    one_malloc_arena();
     let server = tiny_http::Server::http(listen).map_err(|e| anyhow!("--listen {listen}: {e}"))?;
     logging::debug(&format!("monitor: listening on {listen}"));
     let oom = OomFamily::default();
