@@ -25,7 +25,7 @@ use crate::{Cgroup, StatOptions, Stats};
 ///
 /// ```no_run
 /// use cgroups::{CgroupPath, Detail, Cgroup, StatOptions};
-/// let cg = Cgroup::load(CgroupPath::new("/rt/web")?)?;
+/// let cg = Cgroup::load(CgroupPath::static_path("/rt/web"))?;
 /// let sampler = cg.sampler(StatOptions { ignore_not_exist: true, detail: Detail::Summary });
 /// for _ in 0..3 {
 ///     let s = sampler.sample()?;
