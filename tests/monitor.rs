@@ -169,6 +169,21 @@ fn metrics_per_container_and_oom_counter() {
     assert_ok(&env.rt(&["delete", "--force", &busy]), "delete");
 }
 
+/// Creates `id` (a `sleep`) in `cgroup` with a pids limit, and scrapes until the limit shows.
+fn create_and_see_pids_limit(env: &Env, monitor: &Monitor, id: &str, cgroup: &str, limit: u32) {
+    let mut config = env.config(id, &["sleep", "1000"]);
+    set(
+        &mut config,
+        "/linux/resources/pids",
+        json!({ "limit": limit }),
+    );
+    set(&mut config, "/linux/cgroupsPath", json!(cgroup));
+    env.create(id, &config);
+    monitor.wait_for(&format!("pids limit {limit}"), |b| {
+        sample(b, "container_pids_limit", id) == Some(f64::from(limit))
+    });
+}
+
 /// The monitor loads a container's cgroup once and keeps it between scrapes: a container
 /// deleted and created again under the same ID, in another cgroup, must be read anew.
 #[test]
@@ -180,17 +195,7 @@ fn a_container_created_again_under_its_id_is_read_from_its_new_cgroup() {
         (42, env.cgroup_path("first")),
         (7, env.cgroup_path("second")),
     ] {
-        let mut config = env.config(&id, &["sleep", "1000"]);
-        set(
-            &mut config,
-            "/linux/resources/pids",
-            json!({ "limit": limit }),
-        );
-        set(&mut config, "/linux/cgroupsPath", json!(cgroup));
-        env.create(&id, &config);
-        monitor.wait_for(&format!("pids limit {limit}"), |b| {
-            sample(b, "container_pids_limit", &id) == Some(limit as f64)
-        });
+        create_and_see_pids_limit(&env, &monitor, &id, &cgroup, limit);
         // Deleted and created again at once: likely between two scrapes.
         assert_ok(&env.rt(&["delete", "--force", &id]), "delete");
     }
@@ -214,22 +219,12 @@ fn files_kept_open_follow_a_cgroup_made_again_and_close_with_their_container() {
     let id = env.id("same");
     let cgroup = env.cgroup_path("same");
     for limit in [42, 7, 9] {
-        let mut config = env.config(&id, &["sleep", "1000"]);
-        set(
-            &mut config,
-            "/linux/resources/pids",
-            json!({ "limit": limit }),
-        );
-        set(&mut config, "/linux/cgroupsPath", json!(cgroup));
-        env.create(&id, &config);
-        monitor.wait_for(&format!("pids limit {limit}"), |b| {
-            sample(b, "container_pids_limit", &id) == Some(limit as f64)
-        });
+        create_and_see_pids_limit(&env, &monitor, &id, &cgroup, limit);
         // Scraped twice: the second from the files kept.
         let body = monitor.metrics();
         assert_eq!(
             sample(&body, "container_pids_limit", &id),
-            Some(limit as f64)
+            Some(f64::from(limit))
         );
         assert!(fds() > baseline, "no statistics file kept open");
         assert_ok(&env.rt(&["delete", "--force", &id]), "delete");
