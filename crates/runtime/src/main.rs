@@ -3,7 +3,7 @@
 //! This file parses the command line, sets up logging and dispatches to `cli/`; nothing else.
 //!
 //! rt has its own C `main` instead of Rust's `fn main` (see [`main`]).
-#![cfg_attr(not(test), no_main)]
+#![cfg_attr(all(not(test), target_env = "gnu"), no_main)]
 
 mod bundle;
 mod cli;
@@ -34,9 +34,10 @@ mod time;
 /// ([`standard_fds`]), SIGPIPE ignored (as std does: a write to a vanished reader fails
 /// with EPIPE, which `output.rs` ends as SIGPIPE would), and the end through
 /// `std::process::exit`, which flushes stdout. `std::env::args` comes from glibc either
-/// way. What is given up: a main-thread stack overflow ends in a plain SIGSEGV instead of
-/// std's message.
-#[cfg(not(test))]
+/// way (std reads argv in an `.init_array` function glibc calls with it; musl does not, so
+/// other C libraries keep std's `fn main`). What is given up: a main-thread stack overflow
+/// ends in a plain SIGSEGV instead of std's message.
+#[cfg(all(not(test), target_env = "gnu"))]
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     standard_fds();
@@ -54,7 +55,7 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
 /// Opens /dev/null on whichever of fds 0, 1 and 2 is closed, as std's start-up does: a
 /// closed stdout would otherwise be the number of the next file rt opens (a state file),
 /// and what rt prints would land in it.
-#[cfg(not(test))]
+#[cfg(all(not(test), target_env = "gnu"))]
 fn standard_fds() {
     use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
     for fd in 0..=2 {
@@ -63,6 +64,12 @@ fn standard_fds() {
             let _ = open("/dev/null", OFlag::O_RDWR, nix::sys::stat::Mode::empty());
         }
     }
+}
+
+/// std's start-up, then rt (C libraries other than glibc).
+#[cfg(not(target_env = "gnu"))]
+fn main() {
+    rt_main()
 }
 
 fn rt_main() -> ! {
