@@ -589,10 +589,23 @@ fn rootless_delegated_cgroup_v2() {
         assert_eq!(fs::read_to_string(cg.join("pids.max")).unwrap(), "30\n");
         assert_ok(&r.rt_in(&leaf, &["start", &id]), "start");
         r.wait_status(&id, "running");
-        let ps = r.rt(&["ps", "--format", "json", &id]);
-        assert_ok(&ps, "ps");
-        let pids: Vec<i64> = serde_json::from_slice(&ps.stdout).unwrap();
-        assert_eq!(pids.len(), 1);
+        // The shell's `cat` may still be in the cgroup beside it for a moment: one process
+        // (the shell exec'd as `sleep`) once it is gone.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let ps = r.rt(&["ps", "--format", "json", &id]);
+            assert_ok(&ps, "ps");
+            let pids: Vec<i64> = serde_json::from_slice(&ps.stdout).unwrap();
+            assert!(!pids.is_empty(), "ps lists nothing in a running container");
+            if pids.len() == 1 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ps still lists {pids:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         assert_ok(&r.rt(&["pause", &id]), "pause");
         assert_eq!(r.status(&id), "paused");
         assert_ok(&r.rt(&["resume", &id]), "resume");
