@@ -25,18 +25,37 @@ struct Monitor {
 
 impl Monitor {
     fn start(env: &Env) -> Monitor {
+        Self::start_with_nofile(env, None)
+    }
+
+    /// The monitor with RLIMIT_NOFILE (soft and hard) set to `nofile`, when given.
+    fn start_with_nofile(env: &Env, nofile: Option<u64>) -> Monitor {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = env
-            .rt_cmd(&["monitor", "--listen", &addr])
-            .stdin(Stdio::null())
+        let mut cmd = env.rt_cmd(&["monitor", "--listen", &addr]);
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn rt monitor");
+            .stderr(Stdio::inherit());
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit in the forked child before exec (async-signal-safe).
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn().expect("spawn rt monitor");
         let monitor = Monitor { child, addr };
         let deadline = Instant::now() + Duration::from_secs(10) * slow();
         while monitor.try_get("/metrics").is_none() {
@@ -242,6 +261,52 @@ fn files_kept_open_follow_a_cgroup_made_again_and_close_with_their_container() {
             "{open} fds open after the container went, {baseline} before it came"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// With a hard RLIMIT_NOFILE too low to keep every container's statistics files open (~14
+/// each), the monitor keeps what fits and opens the rest per scrape: every container is
+/// still reported, right, scrape after scrape, and the OOM watchers and HTTP server still
+/// get their fds.
+#[test]
+fn a_low_fd_limit_costs_speed_not_metrics() {
+    const NOFILE: u64 = 160;
+    const CONTAINERS: u32 = 12;
+    let env = Env::new("monitor-fds");
+    let monitor = Monitor::start_with_nofile(&env, Some(NOFILE));
+    let ids: Vec<String> = (0..CONTAINERS).map(|i| env.id(&format!("f{i}"))).collect();
+    for (i, id) in (0..CONTAINERS).zip(&ids) {
+        create_and_see_pids_limit(&env, &monitor, id, &env.cgroup_path(id), 20 + i);
+    }
+    // The OOM thread picks containers up on its own rescan (every 250 ms).
+    monitor.wait_for("every container's OOM counter", |b| {
+        ids.iter()
+            .all(|id| sample(b, "container_memory_oom_total", id).is_some())
+    });
+    for _ in 0..5 {
+        let body = monitor.metrics();
+        for (i, id) in (0..CONTAINERS).zip(&ids) {
+            assert_eq!(
+                sample(&body, "container_pids_limit", id),
+                Some(f64::from(20 + i)),
+                "{id} in a scrape with RLIMIT_NOFILE {NOFILE}"
+            );
+            assert_eq!(
+                sample(&body, "container_memory_oom_total", id),
+                Some(0.0),
+                "{id}'s OOM watcher"
+            );
+        }
+    }
+    let open = std::fs::read_dir(format!("/proc/{}/fd", monitor.child.id()))
+        .expect("the monitor's fds")
+        .count();
+    assert!(
+        open < NOFILE as usize - 64,
+        "{open} fds open of {NOFILE}: no room kept for the server"
+    );
+    for id in &ids {
+        assert_ok(&env.rt(&["delete", "--force", id]), "delete");
     }
 }
 
