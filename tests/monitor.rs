@@ -78,6 +78,13 @@ impl Monitor {
         Some((head.lines().next()?.to_string(), body.to_string()))
     }
 
+    /// How many fds the monitor has open.
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .expect("the monitor's fds")
+            .count()
+    }
+
     fn metrics(&self) -> String {
         let (status, body) = self.try_get("/metrics").expect("GET /metrics");
         assert!(status.contains("200"), "{status}: {body}");
@@ -228,11 +235,7 @@ fn a_container_created_again_under_its_id_is_read_from_its_new_cgroup() {
 fn files_kept_open_follow_a_cgroup_made_again_and_close_with_their_container() {
     let env = Env::new("monitor-same");
     let monitor = Monitor::start(&env);
-    let fds = || {
-        std::fs::read_dir(format!("/proc/{}/fd", monitor.child.id()))
-            .expect("the monitor's fds")
-            .count()
-    };
+    let fds = || monitor.open_fds();
     monitor.metrics();
     let baseline = fds();
     let id = env.id("same");
@@ -298,9 +301,7 @@ fn a_low_fd_limit_costs_speed_not_metrics() {
             );
         }
     }
-    let open = std::fs::read_dir(format!("/proc/{}/fd", monitor.child.id()))
-        .expect("the monitor's fds")
-        .count();
+    let open = monitor.open_fds();
     assert!(
         open < NOFILE as usize - 64,
         "{open} fds open of {NOFILE}: no room kept for the server"
